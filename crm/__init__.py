@@ -1,0 +1,131 @@
+"""Application factory for the salon customer ledger."""
+from flask import Flask, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from crm.config import BASE_DIR, config_from_env
+from crm.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+
+
+def create_app(config=None):
+    """Build the Flask application from a config class (the environment's by default)."""
+    config = config or config_from_env()
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "crm" / "static"),
+        instance_relative_config=False,
+    )
+    app.config.from_object(config)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set in the environment outside development")
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def _select_locale():
+    if current_user and current_user.is_authenticated and current_user.locale:
+        return current_user.locale
+    lang = session.get("lang")
+    return lang if lang in ("ja", "en") else "ja"
+
+
+def _select_timezone():
+    if current_user and current_user.is_authenticated:
+        return current_user.shop.timezone
+    return None
+
+
+def register_extensions(app):
+    """Bind the unbound extensions of crm.extensions."""
+    import crm.models  # noqa: F401  (registers every table on the metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "staff.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+    htmx.init_app(app)
+    limiter.init_app(app)
+
+    from crm.staff.services import load_user_from_session_id
+
+    login_manager.user_loader(load_user_from_session_id)
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        if htmx:
+            # A full-page redirect instead of a sign-in form swapped into a fragment.
+            response = app.response_class(status=401)
+            response.headers["HX-Redirect"] = url_for("staff.login")
+            return response
+        return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
+
+
+def register_blueprints(app):
+    """Attach every domain's blueprint."""
+    from crm.assets import blueprint as assets_bp
+    from crm.customers import blueprint as customers_bp
+    from crm.staff import blueprint as staff_bp
+
+    app.register_blueprint(assets_bp)
+    app.register_blueprint(staff_bp)
+    app.register_blueprint(customers_bp)
+
+    @app.get("/")
+    def index():
+        if current_user.is_authenticated:
+            return redirect(url_for("customers.index"))
+        return redirect(url_for("staff.login"))
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+
+def register_errorhandlers(app):
+    """Render errors as pages, or as bare text for HTMX requests."""
+
+    def render_error(error):
+        code = getattr(error, "code", 500)
+        if htmx:
+            return render_template("errors/_message.html", code=code, error=error), code
+        return render_template("errors/error.html", code=code, error=error), code
+
+    for code in (400, 403, 404, 405, 413, 500):
+        app.errorhandler(code)(render_error)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        app.logger.info("CSRF refused: %s", error.description)
+        error.description = _("セッションの有効期限が切れたか、不正なリクエストです。ページを再読み込みしてやり直してください。")
+        return render_error(error)
+
+    @app.errorhandler(429)
+    def too_many(error):
+        if request.endpoint == "staff.login":
+            flash(_("ログインの試行回数が多すぎます。しばらく待ってから再度お試しください。"), "error")
+            return render_template("staff/login.html", form=None, throttled=True), 429
+        return render_error(error)
+
+
+def register_template_helpers(app):
+    """Jinja filters and globals used by every template."""
+    from crm import formatting
+
+    formatting.register(app)
+
+
+def register_commands(app):
+    """Operator commands under `flask crm ...`."""
+    from crm.commands import crm_cli
+
+    app.cli.add_command(crm_cli)

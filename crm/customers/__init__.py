@@ -1,0 +1,6 @@
+"""The customer ledger (顧客台帳)."""
+from flask import Blueprint
+
+blueprint = Blueprint("customers", __name__, url_prefix="/customers")
+
+from crm.customers import views  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""The LINE tab of the customer ledger."""

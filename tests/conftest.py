@@ -1,0 +1,154 @@
+"""Fixtures: one migrated database per run, a rolled-back transaction per test."""
+import os
+import re
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from flask_sqlalchemy.session import Session
+
+from crm import create_app
+from crm.config import TestingConfig
+from crm.extensions import db as _db
+from crm.extensions import limiter
+from tests import factories
+
+_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def _database_url(tmp_path_factory):
+    # TEST_DATABASE_URL points the suite at PostgreSQL (.ci/run does); the
+    # embedded default is a SQLite file per run.
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+def _drop_everything(engine):
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    """The application, on a database built by the migrations (so they are tested too)."""
+    url = _database_url(tmp_path_factory)
+
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = url
+
+    application = create_app(Config)
+    with application.app_context():
+        _drop_everything(_db.engine)
+        upgrade()
+    return application
+
+
+class _ConnectionBoundSession(Session):
+    """Always use the test's connection, inside its outer transaction."""
+
+    def get_bind(self, *args, **kwargs):
+        return self.bind
+
+
+@pytest.fixture
+def db(app):
+    """The database inside a transaction that is rolled back after the test."""
+    with app.app_context():
+        connection = _db.engine.connect()
+        transaction = connection.begin()
+        original = _db.session
+        _db.session = _db._make_scoped_session(
+            {"class_": _ConnectionBoundSession, "bind": connection, "join_transaction_mode": "create_savepoint"}
+        )
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            _db.session = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(app):
+    limiter.reset()
+    yield
+
+
+class Client(FlaskClient):
+    """A test client that can fetch a CSRF token and post forms with it."""
+
+    def csrf_token(self):
+        response = self.get("/login", follow_redirects=True)
+        return _CSRF_META.search(response.get_data(as_text=True)).group(1)
+
+    def post_form(self, url, data=None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf_token())
+        return self.post(url, data=data, **kwargs)
+
+    def htmx_get(self, url, target, **kwargs):
+        headers = {"HX-Request": "true", "HX-Target": target, **kwargs.pop("headers", {})}
+        return self.get(url, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def client(app, db):
+    app.test_client_class = Client
+    return app.test_client()
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, staff, password=factories.PASSWORD):
+        response = self.client.post_form("/login", {"email": staff.email, "password": password})
+        return response
+
+    def logout(self):
+        return self.client.post_form("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+@pytest.fixture
+def shop(db):
+    """A premium shop with its owner: (shop, owner)."""
+    return factories.make_shop()
+
+
+@pytest.fixture
+def owner(shop):
+    return shop[1]
+
+
+@pytest.fixture
+def count_queries(db):
+    """Counts SQL statements run inside the block: `with count_queries() as queries: ...`."""
+
+    @contextmanager
+    def counter():
+        statements = []
+
+        def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+                statements.append(statement)
+
+        engine = _db.engine
+        sa.event.listen(engine, "before_cursor_execute", before_cursor_execute)
+        try:
+            yield statements
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", before_cursor_execute)
+
+    return counter
