@@ -1,5 +1,5 @@
 """Application factory for the salon customer ledger."""
-from flask import Flask, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Flask, flash, has_request_context, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -29,6 +29,8 @@ def create_app(config=None):
 
 
 def _select_locale():
+    if not has_request_context():
+        return "ja"  # commands and jobs speak the product's language
     if current_user and current_user.is_authenticated and current_user.locale:
         return current_user.locale
     lang = session.get("lang")
@@ -36,6 +38,8 @@ def _select_locale():
 
 
 def _select_timezone():
+    if not has_request_context():
+        return None
     if current_user and current_user.is_authenticated:
         return current_user.shop.timezone
     return None

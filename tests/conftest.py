@@ -46,7 +46,9 @@ def app(tmp_path_factory):
     with application.app_context():
         _drop_everything(_db.engine)
         upgrade()
-    return application
+    yield application
+    with application.app_context():
+        _db.engine.dispose()
 
 
 class _ConnectionBoundSession(Session):
@@ -83,6 +85,13 @@ def _fresh_rate_limits(app):
 
 class Client(FlaskClient):
     """A test client that can fetch a CSRF token and post forms with it."""
+
+    def open(self, *args, **kwargs):
+        # Each request gets its own app context, so `g` and the request's
+        # session start fresh as in production, while the test's own session
+        # (of the outer context) shares the connection and its transaction.
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
     def csrf_token(self):
         response = self.get("/login", follow_redirects=True)

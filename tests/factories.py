@@ -20,7 +20,7 @@ def make_shop(name=None, plan=Plan.PREMIUM, timezone="Asia/Tokyo"):
     n = next(_seq)
     return create_shop(
         name=name or f"サロン{n}",
-        owner_email=f"owner{n}@example.test",
+        owner_email=f"owner{n}@example.com",
         owner_password=PASSWORD,
         owner_name=f"オーナー{n}",
         plan=plan,
@@ -31,7 +31,7 @@ def make_shop(name=None, plan=Plan.PREMIUM, timezone="Asia/Tokyo"):
 def make_staff(shop, role=Role.STAFF, line_send_mode=LineSendMode.APPROVAL, name=None):
     n = next(_seq)
     return create_staff(
-        shop, name=name or f"スタッフ{n}", email=f"staff{n}@example.test", password=PASSWORD,
+        shop, name=name or f"スタッフ{n}", email=f"staff{n}@example.com", password=PASSWORD,
         role=role, line_send_mode=line_send_mode,
     )
 

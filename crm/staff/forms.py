@@ -1,7 +1,7 @@
 """Forms for signing in and managing staff accounts."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, RadioField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from crm.staff.models import LineSendMode, Role
@@ -28,8 +28,8 @@ def _send_mode_field():
     return RadioField(
         _l("LINEメッセージの送信"),
         choices=[
-            (LineSendMode.DIRECT.value, _l("直接送信できる")),
-            (LineSendMode.APPROVAL.value, _l("下書きにオーナーの承認が必要")),
+            SelectChoice(LineSendMode.DIRECT.value, _l("直接送信できる")),
+            SelectChoice(LineSendMode.APPROVAL.value, _l("下書きにオーナーの承認が必要")),
         ],
         default=LineSendMode.APPROVAL.value,
     )
@@ -39,7 +39,7 @@ class StaffForm(FlaskForm):
     name = StringField(_l("名前"), validators=[DataRequired(_l("名前を入力してください。")), Length(max=80)])
     role = RadioField(
         _l("権限"),
-        choices=[(Role.STAFF.value, _l("スタッフ")), (Role.OWNER.value, _l("オーナー"))],
+        choices=[SelectChoice(Role.STAFF.value, _l("スタッフ")), SelectChoice(Role.OWNER.value, _l("オーナー"))],
         default=Role.STAFF.value,
     )
     line_send_mode = _send_mode_field()

@@ -1,0 +1,61 @@
+"""Every route that takes a shop-owned id answers 404 for another shop's rows."""
+import pytest
+import sqlalchemy as sa
+
+from crm.customers.models import Customer
+from crm.extensions import db as _db
+from crm.staff.models import Staff
+from tests.factories import make_customer, make_friend, make_shop, make_staff
+
+# Values for URL arguments that are not ids.
+OTHER_ARGS = {"tab": "line"}
+
+
+def _id_routes(app):
+    for rule in app.url_map.iter_rules():
+        ids = [arg for arg in rule.arguments if arg.endswith("_id")]
+        if ids:
+            yield rule, ids
+
+
+def test_every_id_route_is_known_to_this_test(app):
+    # A new kind of id must be added to the fixture below, or the route is untested.
+    known = {"customer_id", "staff_id"}
+    unknown = {arg for _, ids in _id_routes(app) for arg in ids} - known
+    assert not unknown, f"add these ids to test_tenancy: {unknown}"
+
+
+@pytest.mark.parametrize("as_owner", [True, False], ids=["owner", "staff"])
+def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
+    shop, owner = make_shop()
+    other_shop, other_owner = make_shop()
+    victim = make_customer(other_shop, family_name="他店")
+    make_friend(other_shop, customer=victim)
+    other_staff = make_staff(other_shop)
+    ids = {"customer_id": victim.id, "staff_id": other_staff.id}
+    me = owner if as_owner else make_staff(shop)
+    auth.login(me)
+
+    checked = 0
+    for rule, args in _id_routes(app):
+        values = {arg: ids[arg] for arg in args}
+        values.update({k: v for k, v in OTHER_ARGS.items() if k in rule.arguments})
+        with app.test_request_context():
+            url = app.url_map.bind("localhost").build(rule.endpoint, values)
+        if rule.endpoint.startswith("staff.") and not as_owner:
+            continue  # the role check answers first; test_staff_admin covers it
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            if method == "GET":
+                response = client.get(url)
+            else:
+                response = client.open(url, method=method, data={"csrf_token": client.csrf_token(), "active": "0",
+                                                                 "name": "x", "role": "staff", "line_send_mode": "direct",
+                                                                 "password": "long-enough-pw", "family_name": "x"})
+            assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
+            checked += 1
+    assert checked >= (7 if as_owner else 4)
+
+    _db.session.expire_all()
+    assert _db.session.get(Customer, victim.id).family_name == "他店"
+    assert _db.session.get(Staff, other_staff.id).active
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(Customer).where(Customer.shop_id == other_shop.id)) == 1
