@@ -1,0 +1,189 @@
+"""Browser fixtures: the real app served from a thread, driven by Debian's Chromium.
+
+The server thread cannot see the per-test rolled-back transaction of the `db`
+fixture, so it runs on its own SQLite file, built by the migrations and seeded
+with committed rows once per run (whatever TEST_DATABASE_URL says).
+Playwright only drives the browser: it launches /usr/bin/chromium through
+`executable_path` and never downloads one (no `playwright install`).
+"""
+import os
+import threading
+from dataclasses import dataclass
+
+import pytest
+from flask_migrate import upgrade
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from crm import create_app
+from crm.config import TestingConfig
+from crm.extensions import db
+from tests import factories
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--no-first-run",
+]
+TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True)
+class SeededCustomer:
+    id: int
+    name: str
+    phone: str
+    friend_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Seed:
+    owner_email: str
+    password: str
+    unlinked: SeededCustomer
+    linked: SeededCustomer
+    other: SeededCustomer
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    seed: Seed
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """No access log per request; errors are still logged."""
+
+    def log_request(self, code="-", size="-"):
+        pass
+
+
+def _seed():
+    shop, owner = factories.make_shop(name="ブラウザテストサロン")
+    unlinked = factories.make_customer(
+        shop, family_name="佐藤", given_name="花子", family_name_kana="サトウ", given_name_kana="ハナコ",
+        phone="090-1234-5678",
+    )
+    linked = factories.make_customer(
+        shop, family_name="鈴木", given_name="一郎", family_name_kana="スズキ", given_name_kana="イチロウ",
+        phone="080-9876-5432", email="ichiro.suzuki.a.rather.long.address@example.test",
+        memo="カット＋カラー。次回は" + "ハイライト" * 20,
+    )
+    friend = factories.make_friend(shop, linked, display_name="いっちゃん🌸")
+    other = factories.make_customer(
+        shop, family_name="高橋", given_name="健", family_name_kana="タカハシ", given_name_kana="ケン",
+        phone="070-1111-2222",
+    )
+    db.session.commit()
+    return Seed(
+        owner_email=owner.email,
+        password=factories.PASSWORD,
+        unlinked=SeededCustomer(unlinked.id, unlinked.full_name, unlinked.phone),
+        linked=SeededCustomer(linked.id, linked.full_name, linked.phone, friend_name=friend.display_name),
+        other=SeededCustomer(other.id, other.full_name, other.phone),
+    )
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """The app on 127.0.0.1 at a free port, on its own migrated and seeded SQLite file."""
+    path = tmp_path_factory.mktemp("browser-db") / "browser.sqlite3"
+
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{path}"
+
+    app = create_app(Config)
+    with app.app_context():
+        upgrade()
+        seed = _seed()
+        db.session.remove()
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", seed=seed)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the run."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run bin/test, or apt-get install chromium fonts-noto-cjk")
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+    finally:
+        playwright.stop()
+
+
+class PageProblems:
+    """JavaScript errors, failed dialogs and server errors seen by one page."""
+
+    def __init__(self, page):
+        self.errors = []
+        self.dialogs = []
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        page.on("response", self._response)
+        page.on("dialog", self._dialog)
+
+    def _response(self, response):
+        if response.status >= 500:
+            self.errors.append(f"HTTP {response.status} from {response.url}")
+
+    def _dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+
+def _new_page(browser, live_server, **context_options):
+    context = browser.new_context(
+        base_url=live_server.url, locale="ja-JP", timezone_id="Asia/Tokyo", **context_options
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    return context, page, PageProblems(page)
+
+
+def _finish(context, problems):
+    context.close()
+    assert not problems.errors, problems.errors
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A page in a fresh browser context (no cookies), desktop-sized."""
+    context, page, problems = _new_page(browser, live_server, viewport={"width": 1280, "height": 800})
+    page.problems = problems
+    yield page
+    _finish(context, problems)
+
+
+@pytest.fixture
+def mobile_page(browser, live_server):
+    """A page as a 375×740 phone shows it (the meta viewport applies)."""
+    context, page, problems = _new_page(
+        browser, live_server, viewport={"width": 375, "height": 740}, device_scale_factor=2,
+        is_mobile=True, has_touch=True,
+    )
+    page.problems = problems
+    yield page
+    _finish(context, problems)
+
+
+@pytest.fixture
+def seed(live_server):
+    return live_server.seed
