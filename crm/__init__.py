@@ -20,6 +20,8 @@ def create_app(config=None):
     app.config.from_object(config)
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set in the environment outside development")
+    if not app.config.get("CREDENTIALS_KEYS"):
+        raise RuntimeError("CREDENTIALS_KEYS must be set in the environment outside development")
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -75,14 +77,22 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    """Attach every domain's blueprint."""
+    """Attach every domain's blueprint (importing its views registers the routes)."""
+    import crm.customers.views  # noqa: F401
+    import crm.line_platform.views  # noqa: F401
+    import crm.line_tab.views  # noqa: F401
+    import crm.staff.views  # noqa: F401
     from crm.assets import blueprint as assets_bp
     from crm.customers import blueprint as customers_bp
+    from crm.line_platform import blueprint as line_platform_bp
+    from crm.line_tab import blueprint as line_tab_bp
     from crm.staff import blueprint as staff_bp
 
     app.register_blueprint(assets_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(customers_bp)
+    app.register_blueprint(line_platform_bp)
+    app.register_blueprint(line_tab_bp)
 
     @app.get("/")
     def index():

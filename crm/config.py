@@ -46,6 +46,25 @@ class Config:
     LOGIN_RATE_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_RATE_LIMIT_PER_ADDRESS", "20/minute;100/hour")
     LOGIN_RATE_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_RATE_LIMIT_PER_ACCOUNT", "5/minute;30/hour")
 
+    # Fernet keys (comma-separated, newest first) encrypting LINE channel secrets at rest.
+    CREDENTIALS_KEYS = os.environ.get("CREDENTIALS_KEYS")
+
+    LINE_API_BASE_URL = os.environ.get("LINE_API_BASE_URL", "https://api.line.me")
+    LINE_ACCESS_BASE_URL = os.environ.get("LINE_ACCESS_BASE_URL", "https://access.line.me")
+    LINE_API_TIMEOUT = float(os.environ.get("LINE_API_TIMEOUT", "10"))
+    LINE_SEND_ATTEMPTS = int(os.environ.get("LINE_SEND_ATTEMPTS", "5"))
+    LINE_RETRY_WAIT_MIN = float(os.environ.get("LINE_RETRY_WAIT_MIN", "1"))
+    LINE_RETRY_WAIT_MAX = float(os.environ.get("LINE_RETRY_WAIT_MAX", "30"))
+    LINE_REPLY_TOKEN_TTL = 50  # seconds; LINE accepts a reply token for about a minute
+    LINE_PROFILE_MAX_AGE_HOURS = 24
+    WEBHOOK_MAX_BYTES = int(os.environ.get("WEBHOOK_MAX_BYTES", str(1024 * 1024)))
+    # The address LINE reaches this app at; the webhook URL is built from it.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
+    MEDIA_STORAGE_DIR = os.environ.get("MEDIA_STORAGE_DIR", str(BASE_DIR / "var" / "media"))
+    # "rq" when REDIS_URL is set; "thread" runs jobs in-process after the response;
+    # "sync" runs them at once (tests).
+    JOBS_MODE = os.environ.get("JOBS_MODE") or ("rq" if os.environ.get("REDIS_URL") else "thread")
+
     CUSTOMERS_PER_PAGE = int(os.environ.get("CUSTOMERS_PER_PAGE", "50"))
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "JP")
     NODE_MODULES_DIR = os.environ.get("NODE_MODULES_DIR", str(BASE_DIR / "node_modules"))
@@ -57,6 +76,7 @@ class DevelopmentConfig(Config):
     ENV_NAME = "development"
     DEBUG = True
     SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-not-for-production"
+    CREDENTIALS_KEYS = os.environ.get("CREDENTIALS_KEYS") or "ZGV2LW9ubHktY3JlZGVudGlhbHMta2V5LTMyYnl0ZXM="
 
 
 class TestingConfig(Config):
@@ -67,6 +87,12 @@ class TestingConfig(Config):
     SECRET_KEY = "test-secret-key"
     RATELIMIT_STORAGE_URI = os.environ.get("TEST_RATELIMIT_STORAGE_URI", "memory://")
     PASSWORD_HASH_FAST = True
+    CREDENTIALS_KEYS = "dGVzdC1vbmx5LWNyZWRlbnRpYWxzLWtleS0zMmJ5dGU="
+    JOBS_MODE = "sync"
+    LINE_RETRY_WAIT_MIN = 0.01
+    LINE_RETRY_WAIT_MAX = 0.05
+    LINE_API_TIMEOUT = 2
+    PUBLIC_BASE_URL = "http://127.0.0.1"
 
 
 class ProductionConfig(Config):

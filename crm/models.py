@@ -3,3 +3,6 @@ from crm.customers.models import Customer  # noqa: F401
 from crm.line_tab.models import LineFriend  # noqa: F401
 from crm.shops.models import Shop  # noqa: F401
 from crm.staff.models import Staff  # noqa: F401
+from crm.line_platform.models import LineWebhookEvent  # noqa: F401
+from crm.line_tab.models import LineMessage  # noqa: F401
+from crm.shops.models import LineChannel  # noqa: F401

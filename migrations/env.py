@@ -71,10 +71,13 @@ def run_migrations_offline():
 def render_item(type_, obj, autogen_context):
     """Render the app's UTCDateTime as the plain column type it stores, so
     migrations never import application code."""
+    from crm.crypto import EncryptedText
     from crm.database import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, EncryptedText):
+        return "sa.Text()"
     return False
 
 

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 
 from crm.customers.models import Customer
 from crm.extensions import db as _db
+from crm.line_tab.models import Direction, LineMessage
 from crm.staff.models import Staff
 from tests.factories import make_customer, make_friend, make_shop, make_staff
 
@@ -20,7 +21,7 @@ def _id_routes(app):
 
 def test_every_id_route_is_known_to_this_test(app):
     # A new kind of id must be added to the fixture below, or the route is untested.
-    known = {"customer_id", "staff_id"}
+    known = {"customer_id", "staff_id", "friend_id", "message_id"}
     unknown = {arg for _, ids in _id_routes(app) for arg in ids} - known
     assert not unknown, f"add these ids to test_tenancy: {unknown}"
 
@@ -32,7 +33,13 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
     victim = make_customer(other_shop, family_name="他店")
     make_friend(other_shop, customer=victim)
     other_staff = make_staff(other_shop)
-    ids = {"customer_id": victim.id, "staff_id": other_staff.id}
+    stranger = make_friend(other_shop, display_name="他店の友だち")
+    message = LineMessage(shop_id=other_shop.id, friend_id=stranger.id, direction=Direction.INCOMING,
+                          message_type="image", payload={}, media_status="stored", media_path="x.jpg",
+                          media_content_type="image/jpeg")
+    _db.session.add(message)
+    _db.session.flush()
+    ids = {"customer_id": victim.id, "staff_id": other_staff.id, "friend_id": stranger.id, "message_id": message.id}
     me = owner if as_owner else make_staff(shop)
     auth.login(me)
 
@@ -50,10 +57,12 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
             else:
                 response = client.open(url, method=method, data={"csrf_token": client.csrf_token(), "active": "0",
                                                                  "name": "x", "role": "staff", "line_send_mode": "direct",
-                                                                 "password": "long-enough-pw", "family_name": "x"})
+                                                                 "password": "long-enough-pw", "family_name": "x",
+                                                                 "text": "こんにちは"})
             assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
             checked += 1
-    assert checked >= (7 if as_owner else 4)
+    assert checked >= (10 if as_owner else 7)
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(LineMessage)) == 1
 
     _db.session.expire_all()
     assert _db.session.get(Customer, victim.id).family_name == "他店"

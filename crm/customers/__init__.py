@@ -2,5 +2,3 @@
 from flask import Blueprint
 
 blueprint = Blueprint("customers", __name__, url_prefix="/customers")
-
-from crm.customers import views  # noqa: E402,F401

@@ -122,7 +122,12 @@ def show(customer_id, tab):
     friend = services.friend_of(customer)
     if tab == "line" and friend is None:
         abort(404)  # the LINE tab exists only for customers linked to a LINE friend
-    context = dict(customer=customer, friend=friend, tab=tab, delete_form=ConfirmForm())
+    if tab == "line":
+        from crm.line_tab.views import line_tab_context
+
+        context = line_tab_context(customer, friend)
+    else:
+        context = dict(customer=customer, friend=friend, tab=tab, delete_form=ConfirmForm())
     if htmx and htmx.target == "customer-tabs":
         return _vary(render_template("customers/_tabs.html", **context))
     return _vary(render_template("customers/show.html", **context))

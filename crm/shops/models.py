@@ -5,6 +5,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crm.crypto import EncryptedText
 from crm.database import TimestampMixin, UTCDateTime
 from crm.extensions import db
 
@@ -40,3 +41,46 @@ class ShopOwnedMixin:
     @sa.orm.declared_attr
     def shop_id(cls) -> Mapped[int]:
         return mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+class LineChannelStatus(enum.StrEnum):
+    UNCONFIGURED = "unconfigured"
+    OK = "ok"
+    MISCONFIGURED = "misconfigured"
+
+
+def new_webhook_key():
+    """An unguessable key for the shop's webhook URL."""
+    import secrets
+
+    return secrets.token_urlsafe(24)
+
+
+class LineChannel(TimestampMixin, db.Model):
+    """The shop's LINE Official Account (Messaging API channel); secrets encrypted at rest."""
+
+    __tablename__ = "line_channels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"), nullable=False, unique=True)
+    webhook_key: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True, default=new_webhook_key)
+    channel_id: Mapped[str | None] = mapped_column(sa.String(32))
+    channel_secret: Mapped[str | None] = mapped_column(EncryptedText())
+    channel_access_token: Mapped[str | None] = mapped_column(EncryptedText())
+    status: Mapped[LineChannelStatus] = mapped_column(
+        sa.Enum(LineChannelStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        nullable=False,
+        default=LineChannelStatus.UNCONFIGURED,
+    )
+    status_detail: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    bot_user_id: Mapped[str | None] = mapped_column(sa.String(64))
+    bot_display_name: Mapped[str | None] = mapped_column(sa.String(120))
+    bot_basic_id: Mapped[str | None] = mapped_column(sa.String(64))
+    chat_mode: Mapped[str | None] = mapped_column(sa.String(16))
+
+    shop = relationship("Shop", lazy="joined", innerjoin=True)
+
+    @property
+    def configured(self):
+        return bool(self.channel_secret and self.channel_access_token)

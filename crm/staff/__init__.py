@@ -2,5 +2,3 @@
 from flask import Blueprint
 
 blueprint = Blueprint("staff", __name__)
-
-from crm.staff import views  # noqa: E402,F401

@@ -1,0 +1,99 @@
+"""One way to run background work: rq on Redis, a thread pool in-process, or at once.
+
+Jobs take ids, not ORM objects, and each job commits once (or rolls back).
+PostgreSQL stays the source of truth: a job lost with Redis is found again by
+the sweeps that look for unprocessed rows.
+"""
+import importlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from flask import current_app
+
+from crm.extensions import db
+
+log = logging.getLogger(__name__)
+_executor = None
+
+
+def _resolve(path):
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def enqueue_after_commit(path, *args):
+    """Enqueue once the current transaction has committed, so the job sees its rows."""
+    db.session.info.setdefault("pending_jobs", []).append((path, args))
+
+
+def commit():
+    """Commit the session, then enqueue the jobs that waited for it."""
+    db.session.commit()
+    pending = db.session.info.pop("pending_jobs", [])
+    for path, args in pending:
+        enqueue(path, *args)
+
+
+def rollback():
+    """Roll back and forget the jobs that depended on the rolled-back rows."""
+    db.session.rollback()
+    db.session.info.pop("pending_jobs", None)
+
+
+def run_job(path, *args):
+    """Run a job function by dotted path with one commit, rolling back on error."""
+    try:
+        result = _resolve(path)(*args)
+    except Exception:
+        rollback()
+        raise
+    commit()
+    return result
+
+
+def run_worker_job(path, *args):
+    """What an rq worker runs: the job, then a fresh session for the next one."""
+    try:
+        return run_job(path, *args)
+    finally:
+        db.session.remove()
+
+
+def _run_in_app(app, path, args):
+    with app.app_context():
+        try:
+            run_job(path, *args)
+        except Exception:  # the thread has no caller to tell; the row keeps the state
+            log.exception("job %s%r failed", path, args)
+
+
+def _thread_pool():
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="crm-job")
+    return _executor
+
+
+def redis_connection():
+    """The Redis connection of REDIS_URL."""
+    from redis import Redis
+
+    return Redis.from_url(current_app.config["REDIS_URL"])
+
+
+def queue(name="default"):
+    """The rq queue jobs go to."""
+    from rq import Queue
+
+    return Queue(name, connection=redis_connection())
+
+
+def enqueue(path, *args, queue_name="default"):
+    """Run `path(*args)` in the background; call it after the commit that made its rows."""
+    mode = current_app.config["JOBS_MODE"]
+    if mode == "sync":
+        return run_job(path, *args)
+    if mode == "thread":
+        app = current_app._get_current_object()
+        return _thread_pool().submit(_run_in_app, app, path, args)
+    return queue(queue_name).enqueue("crm.jobs.run_worker_job", path, *args, job_timeout=600)

@@ -1,0 +1,184 @@
+"""Processing stored webhook events: friends, messages, unsend, edits, media."""
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from crm.database import utcnow
+from crm.extensions import db
+from crm.line_platform.models import LineWebhookEvent
+from crm.line_tab.models import Direction, LineFriend, LineMessage
+from crm.shops.models import LineChannel
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPES = {"image", "video", "audio", "file"}
+
+
+def process_event(event_id):
+    """Job: apply one stored event. Idempotent: a processed event is skipped."""
+    stmt = sa.select(LineWebhookEvent).where(LineWebhookEvent.id == event_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)  # another worker has it
+    event = db.session.scalars(stmt).first()
+    if event is None or event.processed_at is not None:
+        return None
+    event.attempts += 1
+    if event.source_type == "user" and event.source_user_id:
+        handler = HANDLERS.get(event.event_type)
+        if handler is not None:
+            friend = _friend_for(event)
+            handler(event, friend, event.payload)
+    event.processed_at = utcnow()
+    event.error = None
+    db.session.flush()
+    return event
+
+
+def _friend_for(event):
+    friend = db.session.scalars(
+        sa.select(LineFriend).where(
+            LineFriend.shop_id == event.shop_id, LineFriend.line_user_id == event.source_user_id
+        )
+    ).first()
+    if friend is None:
+        friend = LineFriend(shop_id=event.shop_id, line_user_id=event.source_user_id, followed=True)
+        db.session.add(friend)
+        db.session.flush()
+    max_age = timedelta(hours=current_app.config["LINE_PROFILE_MAX_AGE_HOURS"])
+    if friend.profile_fetched_at is None or friend.profile_fetched_at < utcnow() - max_age:
+        refresh_profile(friend)
+    return friend
+
+
+def refresh_profile(friend):
+    """Fetch display name and picture from LINE; a failure leaves the old values."""
+    from crm.line_platform.channels import channel_call
+
+    channel = db.session.scalars(sa.select(LineChannel).where(LineChannel.shop_id == friend.shop_id)).first()
+    if channel is None or not channel.configured:
+        return
+    profile = channel_call(channel, lambda apis: apis.messaging.get_profile(friend.line_user_id), quiet=True)
+    if profile is None:
+        return
+    friend.display_name = profile.display_name or friend.display_name
+    friend.picture_url = profile.picture_url
+    friend.profile_fetched_at = utcnow()
+
+
+def _remember_reply_token(event, friend, payload):
+    # Standby events belong to another channel's conversation: never answered.
+    token = payload.get("replyToken")
+    if token and event.mode == "active":
+        if friend.reply_token_received_at is None or event.occurred_at >= friend.reply_token_received_at:
+            friend.reply_token = token
+            friend.reply_token_received_at = event.occurred_at
+
+
+def _set_follow_state(event, friend, followed):
+    if friend.status_changed_at is not None and event.occurred_at < friend.status_changed_at:
+        return  # an older event delivered late
+    friend.followed = followed
+    friend.blocked_at = None if followed else event.occurred_at
+    friend.status_changed_at = event.occurred_at
+
+
+def on_follow(event, friend, payload):
+    _set_follow_state(event, friend, True)
+    _remember_reply_token(event, friend, payload)
+
+
+def on_unfollow(event, friend, payload):
+    _set_follow_state(event, friend, False)
+
+
+def on_message(event, friend, payload):
+    message = payload.get("message") or {}
+    kind = message.get("type", "unknown")
+    existing = db.session.scalars(
+        sa.select(LineMessage).where(
+            LineMessage.shop_id == event.shop_id, LineMessage.line_message_id == message.get("id")
+        )
+    ).first()
+    if existing is not None:
+        return
+    details = {k: v for k, v in message.items() if k not in ("id", "type", "text")}
+    row = LineMessage(
+        shop_id=event.shop_id,
+        friend_id=friend.id,
+        direction=Direction.INCOMING,
+        message_type=kind,
+        text=message.get("text") if kind == "text" else None,
+        payload=details,
+        sent_at=event.occurred_at,
+        line_message_id=message.get("id"),
+        webhook_event_id=event.webhook_event_id,
+    )
+    if kind in MEDIA_TYPES:
+        provider = (message.get("contentProvider") or {}).get("type", "line")
+        row.media_status = "pending" if provider == "line" else "external"
+    db.session.add(row)
+    db.session.flush()
+    if friend.last_message_at is None or event.occurred_at > friend.last_message_at:
+        friend.last_message_at = event.occurred_at
+    _remember_reply_token(event, friend, payload)
+    if row.media_status == "pending":
+        from crm.line_platform.media import schedule_download
+
+        schedule_download(row.id)
+
+
+def on_postback(event, friend, payload):
+    _remember_reply_token(event, friend, payload)
+
+
+def on_unsend(event, friend, payload):
+    message_id = (payload.get("unsend") or {}).get("messageId")
+    row = db.session.scalars(
+        sa.select(LineMessage).where(LineMessage.shop_id == event.shop_id, LineMessage.line_message_id == message_id)
+    ).first()
+    if row is not None:
+        row.unsent_at = event.occurred_at
+
+
+def on_message_edited(event, friend, payload):
+    message = payload.get("message") or {}
+    row = db.session.scalars(
+        sa.select(LineMessage).where(
+            LineMessage.shop_id == event.shop_id, LineMessage.line_message_id == message.get("id")
+        )
+    ).first()
+    if row is None:
+        on_message(event, friend, payload)
+        return
+    history = list((row.payload or {}).get("edits", []))
+    history.append({"text": row.text, "replaced_at": event.occurred_at.isoformat()})
+    row.payload = {**(row.payload or {}), "edits": history}
+    row.text = message.get("text", row.text)
+    row.edited_at = event.occurred_at
+
+
+HANDLERS = {
+    "follow": on_follow,
+    "unfollow": on_unfollow,
+    "message": on_message,
+    "postback": on_postback,
+    "unsend": on_unsend,
+    "messageEdited": on_message_edited,
+}
+
+
+def sweep_unprocessed(limit=500):
+    """Re-enqueue events stored but not processed (e.g. a job lost with Redis)."""
+    from crm.jobs import enqueue
+
+    ids = db.session.scalars(
+        sa.select(LineWebhookEvent.id)
+        .where(LineWebhookEvent.processed_at.is_(None))
+        .order_by(LineWebhookEvent.occurred_at)
+        .limit(limit)
+    ).all()
+    for event_id in ids:
+        enqueue("crm.line_platform.events.process_event", event_id)
+    return len(ids)

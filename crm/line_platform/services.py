@@ -1,0 +1,71 @@
+"""Operations on the shop's LINE channel and friends. Services flush; requests commit."""
+import sqlalchemy as sa
+
+from crm.extensions import db
+from crm.line_platform.channels import webhook_url
+from crm.line_tab.models import LineFriend, LineMessage
+from crm.shops.models import LineChannel, LineChannelStatus
+
+CONVERSATION_PAGE = 50
+
+
+def channel_for_shop(shop_id, create=True):
+    """The shop's channel row (created empty, with its webhook key, when missing)."""
+    channel = db.session.scalars(sa.select(LineChannel).where(LineChannel.shop_id == shop_id)).first()
+    if channel is None and create:
+        channel = LineChannel(shop_id=shop_id)
+        db.session.add(channel)
+        db.session.flush()
+    return channel
+
+
+def save_channel(channel, channel_id, secret, token):
+    """Store credentials (blank secret or token keeps the stored one); returns missing fields."""
+    missing = []
+    if not secret and not channel.channel_secret:
+        missing.append("channel_secret")
+    if not token and not channel.channel_access_token:
+        missing.append("channel_access_token")
+    if missing:
+        return missing
+    channel.channel_id = channel_id.strip()
+    if secret:
+        channel.channel_secret = secret.strip()
+    if token:
+        channel.channel_access_token = token.strip()
+    channel.status = LineChannelStatus.UNCONFIGURED
+    db.session.flush()
+    return []
+
+
+def webhook_url_of(channel):
+    return webhook_url(channel) if channel is not None else None
+
+
+def unlinked_friends(shop_id):
+    """Friends without a customer, most recent message first, with their message counts."""
+    counts = (
+        sa.select(LineMessage.friend_id, sa.func.count().label("n"))
+        .where(LineMessage.shop_id == shop_id, LineMessage.direction == "in")
+        .group_by(LineMessage.friend_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        sa.select(LineFriend, sa.func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.friend_id == LineFriend.id)
+        .where(LineFriend.shop_id == shop_id, LineFriend.customer_id.is_(None))
+        .order_by(LineFriend.last_message_at.desc().nulls_last(), LineFriend.id.desc())
+    ).all()
+    return rows
+
+
+def recent_messages(friend, limit=CONVERSATION_PAGE):
+    """The newest messages of a friend, oldest first, with their senders."""
+    rows = db.session.scalars(
+        sa.select(LineMessage)
+        .options(sa.orm.selectinload(LineMessage.sender))
+        .where(LineMessage.friend_id == friend.id, LineMessage.shop_id == friend.shop_id)
+        .order_by(LineMessage.sent_at.desc(), LineMessage.id.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(rows))

@@ -1,0 +1,108 @@
+"""The webhook endpoint, the owner's LINE settings, unlinked friends, media files."""
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from crm import jobs
+from crm.database import get_for_shop_or_404
+from crm.extensions import csrf, db
+from crm.line_platform import blueprint, services, webhook
+from crm.line_platform.channels import check_channel
+from crm.line_platform.forms import ChannelForm
+from crm.line_tab.models import LineFriend, LineMessage
+from crm.shops.models import LineChannel
+from crm.staff.decorators import owner_required
+
+log = logging.getLogger(__name__)
+
+
+@blueprint.post("/line/webhook/<key>")
+@csrf.exempt  # LINE signs the body instead; the signature is verified below
+def webhook(key):
+    """Receive LINE's events: verify, store once, answer at once, process in the background."""
+    if request.content_length is not None and request.content_length > current_app.config["WEBHOOK_MAX_BYTES"]:
+        abort(413)
+    channel = db.session.scalars(sa.select(LineChannel).where(LineChannel.webhook_key == key)).first()
+    if channel is None or not channel.channel_secret:
+        abort(404)
+    body = request.get_data(cache=False)
+    if len(body) > current_app.config["WEBHOOK_MAX_BYTES"]:
+        abort(413)
+    if not webhook.signature_is_valid(channel.channel_secret, body, request.headers.get("X-Line-Signature")):
+        log.warning("webhook for shop %s refused: bad signature", channel.shop_id)
+        return {"message": "invalid signature"}, 400
+    try:
+        events = webhook.parse_body(body)
+    except webhook.BadWebhook as exc:
+        return {"message": str(exc)}, 400
+    events.sort(key=lambda event: event["timestamp"])  # processed in the order they happened
+    new_ids = webhook.store_events(channel.shop_id, events)
+    for event_id in new_ids:
+        jobs.enqueue_after_commit("crm.line_platform.events.process_event", event_id)
+    jobs.commit()
+    return {}, 200
+
+
+@blueprint.route("/settings/line", methods=["GET", "POST"])
+@owner_required
+def settings():
+    """The shop's LINE channel: credentials, and the result of checking them with LINE."""
+    channel = services.channel_for_shop(current_user.shop_id)
+    form = ChannelForm(obj=channel if request.method == "GET" else None)
+    if request.method == "GET":
+        form.channel_secret.data = form.channel_access_token.data = ""
+    result = None
+    if form.validate_on_submit():
+        missing = services.save_channel(
+            channel, form.channel_id.data, form.channel_secret.data, form.channel_access_token.data
+        )
+        if missing:
+            for field in missing:
+                getattr(form, field).errors.append(_("入力してください。"))
+        else:
+            result = check_channel(channel)
+            db.session.commit()
+            if not result.problems:
+                flash(_("LINE設定を保存し、接続を確認しました。"), "success")
+    return render_template(
+        "line_platform/settings.html", form=form, channel=channel, result=result,
+        webhook_url=services.webhook_url_of(channel),
+    )
+
+
+@blueprint.get("/line/friends/unlinked")
+@login_required
+def unlinked_friends():
+    """未連携の友だち: friends not linked to a customer, with what they sent."""
+    friends = services.unlinked_friends(current_user.shop_id)
+    return render_template("line_platform/unlinked.html", friends=friends)
+
+
+@blueprint.get("/line/friends/<int:friend_id>")
+@login_required
+def friend(friend_id):
+    """One friend's messages (for friends not linked to a customer yet)."""
+    friend = get_for_shop_or_404(LineFriend, friend_id)
+    if friend.customer_id is not None:
+        return redirect(url_for("customers.show", customer_id=friend.customer_id, tab="line"))
+    messages = services.recent_messages(friend)
+    return render_template("line_platform/friend.html", friend=friend, messages=messages)
+
+
+@blueprint.get("/line/media/<int:message_id>")
+@login_required
+def media(message_id):
+    """A stored image, video, audio or file a customer sent."""
+    message = get_for_shop_or_404(LineMessage, message_id)
+    if message.media_status != "stored" or not message.media_path:
+        abort(404)
+    root = Path(current_app.config["MEDIA_STORAGE_DIR"])
+    download = message.message_type == "file"
+    return send_from_directory(
+        root, message.media_path, mimetype=message.media_content_type, as_attachment=download,
+        download_name=(message.payload or {}).get("fileName") if download else None, max_age=3600,
+    )

@@ -1,0 +1,86 @@
+"""Webhook ingestion: verify the signature on the raw body, store each event once."""
+import base64
+import hashlib
+import hmac
+import json
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from crm.extensions import db
+from crm.line_platform.models import LineWebhookEvent
+
+
+class BadWebhook(ValueError):
+    """The request is not a webhook this shop's channel sent."""
+
+
+def signature_is_valid(channel_secret, body, signature):
+    """X-Line-Signature is base64(HMAC-SHA256(channel secret, raw body)); compared in constant time."""
+    if not signature or not channel_secret:
+        return False
+    digest = hmac.new(channel_secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return hmac.compare_digest(base64.b64encode(digest), signature.encode("ascii", "replace"))
+
+
+def parse_body(body):
+    """The events of a webhook body; malformed JSON or shape raises BadWebhook."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadWebhook("malformed JSON") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("events"), list):
+        raise BadWebhook("no events list")
+    for event in data["events"]:
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise BadWebhook("event without type")
+        if not isinstance(event.get("webhookEventId"), str) or not event["webhookEventId"]:
+            raise BadWebhook("event without webhookEventId")
+        if not isinstance(event.get("timestamp"), int):
+            raise BadWebhook("event without timestamp")
+    return data["events"]
+
+
+def _insert(dialect_name):
+    if dialect_name == "postgresql":
+        return postgresql.insert
+    if dialect_name == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(dialect_name)
+
+
+def event_row(shop_id, event):
+    """The column values of one LINE event."""
+    source = event.get("source") or {}
+    return {
+        "shop_id": shop_id,
+        "webhook_event_id": event["webhookEventId"],
+        "event_type": event["type"],
+        "mode": event.get("mode") or "active",
+        "source_type": source.get("type"),
+        "source_user_id": source.get("userId"),
+        "occurred_at": datetime.fromtimestamp(event["timestamp"] / 1000, tz=timezone.utc),
+        "is_redelivery": bool((event.get("deliveryContext") or {}).get("isRedelivery")),
+        "payload": event,
+        "received_at": datetime.now(timezone.utc),
+        "attempts": 0,
+    }
+
+
+def store_events(shop_id, events):
+    """Insert events, skipping any webhookEventId already stored; returns the new rows' ids.
+
+    ON CONFLICT DO NOTHING on the unique webhookEventId makes a redelivery or a
+    concurrent duplicate store nothing, with no race between check and insert.
+    """
+    if not events:
+        return []
+    insert = _insert(db.session.get_bind().dialect.name)
+    stmt = (
+        insert(LineWebhookEvent)
+        .values([event_row(shop_id, event) for event in events])
+        .on_conflict_do_nothing(index_elements=["webhook_event_id"])
+        .returning(LineWebhookEvent.id)
+    )
+    return sorted(db.session.execute(stmt).scalars().all())
