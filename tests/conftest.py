@@ -15,6 +15,8 @@ from crm.extensions import db as _db
 from crm.extensions import limiter
 from tests import factories
 
+pytest_plugins = ["tests.plugins.line_sandbox"]
+
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
