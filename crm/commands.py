@@ -2,6 +2,7 @@
 import json
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from crm.extensions import db
@@ -18,8 +19,15 @@ crm_cli = AppGroup("crm", help="Operator commands for the salon customer ledger.
 @click.option("--owner-name", default=None)
 @click.option("--plan", type=click.Choice([p.value for p in Plan]), default=Plan.BASIC.value, show_default=True)
 @click.option("--timezone", default="Asia/Tokyo", show_default=True)
-def create_shop_command(name, owner_email, owner_password, owner_name, plan, timezone):
+@click.option("--line-channel-id", default=None, help="Messaging API channel ID.")
+@click.option("--line-channel-secret", default=None)
+@click.option("--line-channel-access-token", default=None)
+def create_shop_command(name, owner_email, owner_password, owner_name, plan, timezone,
+                        line_channel_id, line_channel_secret, line_channel_access_token):
     """Create a shop with its owner account; prints one JSON object."""
+    from flask import url_for
+
+    from crm.line_platform.services import channel_for_shop, save_channel
     from crm.shops.services import create_shop
     from crm.staff.services import StaffError
 
@@ -37,7 +45,15 @@ def create_shop_command(name, owner_email, owner_password, owner_name, plan, tim
     except (StaffError, ValueError) as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
+    channel = channel_for_shop(shop.id)
+    if line_channel_secret or line_channel_access_token:
+        if not (line_channel_id and line_channel_secret and line_channel_access_token):
+            db.session.rollback()
+            raise click.UsageError("give all of --line-channel-id, --line-channel-secret, --line-channel-access-token")
+        save_channel(channel, line_channel_id, line_channel_secret, line_channel_access_token)
     db.session.commit()
+    with current_app.test_request_context():
+        webhook_path = url_for("line_platform.webhook", key=channel.webhook_key)
     click.echo(
         json.dumps(
             {
@@ -47,6 +63,7 @@ def create_shop_command(name, owner_email, owner_password, owner_name, plan, tim
                 "timezone": shop.timezone,
                 "owner_id": owner.id,
                 "owner_email": owner.email,
+                "webhook_path": webhook_path,
             },
             ensure_ascii=False,
         )
@@ -62,3 +79,30 @@ def seed_demo_command(customers):
     result = seed_demo(customer_count=customers)
     db.session.commit()
     click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@crm_cli.command("sweep")
+def sweep_command():
+    """Re-enqueue webhook events and outgoing messages whose jobs were lost; run every minute."""
+    from crm import jobs
+    from crm.line_platform.events import sweep_unprocessed
+    from crm.line_platform.sending import sweep_outgoing
+
+    events = sweep_unprocessed()
+    messages = sweep_outgoing()
+    jobs.commit()
+    click.echo(f"re-enqueued {events} events, {messages} messages")
+
+
+@crm_cli.command("worker")
+@click.argument("queues", nargs=-1)
+def worker_command(queues):
+    """Run an rq worker with the app context (needs REDIS_URL)."""
+    from rq import SimpleWorker
+
+    from crm.jobs import redis_connection
+
+    # SimpleWorker runs jobs in this process, inside the CLI's app context, so
+    # no forked child inherits the database pool's connections.
+    worker = SimpleWorker(list(queues) or ["default"], connection=redis_connection())
+    worker.work(with_scheduler=True)

@@ -10,7 +10,8 @@ from flask_login import current_user, login_required
 from crm import jobs
 from crm.database import get_for_shop_or_404
 from crm.extensions import csrf, db
-from crm.line_platform import blueprint, services, webhook
+from crm.line_platform import blueprint, services
+from crm.line_platform import webhook as ingestion
 from crm.line_platform.channels import check_channel
 from crm.line_platform.forms import ChannelForm
 from crm.line_tab.models import LineFriend, LineMessage
@@ -32,15 +33,15 @@ def webhook(key):
     body = request.get_data(cache=False)
     if len(body) > current_app.config["WEBHOOK_MAX_BYTES"]:
         abort(413)
-    if not webhook.signature_is_valid(channel.channel_secret, body, request.headers.get("X-Line-Signature")):
+    if not ingestion.signature_is_valid(channel.channel_secret, body, request.headers.get("X-Line-Signature")):
         log.warning("webhook for shop %s refused: bad signature", channel.shop_id)
         return {"message": "invalid signature"}, 400
     try:
-        events = webhook.parse_body(body)
-    except webhook.BadWebhook as exc:
+        events = ingestion.parse_body(body)
+    except ingestion.BadWebhook as exc:
         return {"message": str(exc)}, 400
     events.sort(key=lambda event: event["timestamp"])  # processed in the order they happened
-    new_ids = webhook.store_events(channel.shop_id, events)
+    new_ids = ingestion.store_events(channel.shop_id, events)
     for event_id in new_ids:
         jobs.enqueue_after_commit("crm.line_platform.events.process_event", event_id)
     jobs.commit()
