@@ -159,7 +159,10 @@ def _push(row, friend, channel, messages):
     row.via = "push"
     retrying = Retrying(
         stop=stop_after_attempt(config["LINE_SEND_ATTEMPTS"]),
-        wait=wait_exponential_jitter(initial=config["LINE_RETRY_WAIT_MIN"], max=config["LINE_RETRY_WAIT_MAX"]),
+        wait=wait_exponential_jitter(
+            multiplier=config["LINE_RETRY_WAIT_MIN"], max=config["LINE_RETRY_WAIT_MAX"],
+            jitter=config["LINE_RETRY_WAIT_MIN"],
+        ),
         retry=retry_if_exception(_transient),
         reraise=True,
     )
