@@ -286,7 +286,6 @@
     renderQuickReplies(quickReply);
     renderRichMenu(view.richmenu);
     chat.scrollTop = chat.scrollHeight;
-    window.scrollTo(0, document.body.scrollHeight);
   }
 
   function renderQuickReplies(quickReply) {
