@@ -72,11 +72,16 @@ def create_shop_command(name, owner_email, owner_password, owner_name, plan, tim
 
 @crm_cli.command("seed-demo")
 @click.option("--customers", default=50, show_default=True, help="How many demo customers.")
-def seed_demo_command(customers):
+@click.option("--line-sandbox", "sandbox_url", default=None, help="Connect the demo salon to this LINE sandbox.")
+@click.option("--public-url", default="http://127.0.0.1:5000", show_default=True, help="Where the sandbox reaches the app.")
+def seed_demo_command(customers, sandbox_url, public_url):
     """Create (or reuse) the demo salon with customers and LINE friends; prints the owner's sign-in."""
-    from crm.demo import seed_demo
+    from crm.demo import connect_demo_to_sandbox, seed_demo
 
     result = seed_demo(customer_count=customers)
+    if sandbox_url:
+        with current_app.test_request_context():
+            result["line"] = connect_demo_to_sandbox(result["shop_id"], sandbox_url, public_url)
     db.session.commit()
     click.echo(json.dumps(result, ensure_ascii=False))
 

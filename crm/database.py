@@ -70,8 +70,12 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
+    # IMMEDIATE takes the write lock up front: a deferred transaction that
+    # reads, then writes after another writer committed, fails at once with
+    # "database is locked" instead of waiting (busy_timeout) for its turn.
+    # Jobs therefore never keep a transaction open while calling LINE.
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def get_for_shop_or_404(model, object_id, shop_id=None):

@@ -123,3 +123,41 @@ def _result(shop, created):
         "owner_password": DEMO_PASSWORD,
         "staff_emails": ["tsubasa@demo-salon.example", "mei@demo-salon.example"],
     }
+
+
+DEMO_CHANNEL = {
+    "channel_id": "2000000001",
+    "channel_secret": "0123456789abcdef0123456789abcdef",
+    "channel_access_token": "demo-salon-channel-access-token-for-the-line-sandbox",
+    "bot_name": "Hair Salon Sakura",
+    "chat_mode": "bot",
+}
+
+
+def _post_json(url, body):
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def connect_demo_to_sandbox(shop_id, sandbox_url, public_base_url):
+    """Register the demo salon's channel and friends in the LINE sandbox and connect the shop to it."""
+    from flask import url_for
+
+    from crm.line_platform.services import channel_for_shop, save_channel
+
+    channel = channel_for_shop(shop_id)
+    save_channel(channel, DEMO_CHANNEL["channel_id"], DEMO_CHANNEL["channel_secret"], DEMO_CHANNEL["channel_access_token"])
+    path = url_for("line_platform.webhook", key=channel.webhook_key)
+    sandbox_url = sandbox_url.rstrip("/")
+    _post_json(f"{sandbox_url}/_sandbox/channels", {**DEMO_CHANNEL, "webhook_url": public_base_url.rstrip("/") + path})
+    friends = db.session.scalars(sa.select(LineFriend).where(LineFriend.shop_id == shop_id)).all()
+    for friend in friends:  # the phone page can then act as each demo friend
+        _post_json(f"{sandbox_url}/_sandbox/users", {"user_id": friend.line_user_id, "display_name": friend.display_name})
+    db.session.flush()
+    return {"channel_id": DEMO_CHANNEL["channel_id"], "webhook_path": path, "phone_url": f"{sandbox_url}/phone"}

@@ -38,25 +38,6 @@ def mark_misconfigured(channel, reason):
     channel.checked_at = utcnow()
 
 
-def channel_call(channel, call, quiet=False):
-    """Run call(apis) with the channel's token; a 401 marks the channel misconfigured."""
-    try:
-        with line_apis(channel.channel_access_token) as apis:
-            return call(apis)
-    except ApiException as exc:
-        if exc.status == 401:
-            mark_misconfigured(channel, _("LINEがチャネルアクセストークンを拒否しました（401）。LINE設定を確認してください。"))
-        if quiet:
-            log.warning("LINE call failed for shop %s: %s", channel.shop_id, line_error_reason(exc))
-            return None
-        raise
-    except (Urllib3Error, OSError) as exc:
-        if quiet:
-            log.warning("LINE unreachable for shop %s: %s", channel.shop_id, exc)
-            return None
-        raise
-
-
 def webhook_url(channel):
     """The URL LINE posts this shop's events to."""
     base = current_app.config.get("PUBLIC_BASE_URL")

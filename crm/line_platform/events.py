@@ -7,6 +7,7 @@ from flask import current_app
 
 from crm.database import utcnow
 from crm.extensions import db
+from crm.jobs import enqueue_after_commit
 from crm.line_platform.models import LineWebhookEvent
 from crm.line_tab.models import Direction, LineFriend, LineMessage
 from crm.shops.models import LineChannel
@@ -48,19 +49,36 @@ def _friend_for(event):
         db.session.flush()
     max_age = timedelta(hours=current_app.config["LINE_PROFILE_MAX_AGE_HOURS"])
     if friend.profile_fetched_at is None or friend.profile_fetched_at < utcnow() - max_age:
-        refresh_profile(friend)
+        enqueue_after_commit("crm.line_platform.events.refresh_profile", friend.id)
     return friend
 
 
-def refresh_profile(friend):
-    """Fetch display name and picture from LINE; a failure leaves the old values."""
-    from crm.line_platform.channels import channel_call
+def refresh_profile(friend_id):
+    """Job: fetch display name and picture from LINE; a failure leaves the old values."""
+    from linebot.v3.messaging import ApiException
+    from urllib3.exceptions import HTTPError as Urllib3Error
 
+    from crm.line_platform.channels import line_error_reason, mark_misconfigured
+    from crm.line_platform.client import line_apis
+
+    friend = db.session.get(LineFriend, friend_id)
+    if friend is None:
+        return
     channel = db.session.scalars(sa.select(LineChannel).where(LineChannel.shop_id == friend.shop_id)).first()
     if channel is None or not channel.configured:
         return
-    profile = channel_call(channel, lambda apis: apis.messaging.get_profile(friend.line_user_id), quiet=True)
-    if profile is None:
+    token, line_user_id = channel.channel_access_token, friend.line_user_id
+    db.session.commit()  # no transaction stays open while LINE answers
+    try:
+        with line_apis(token) as apis:
+            profile = apis.messaging.get_profile(line_user_id)
+    except ApiException as exc:
+        log.warning("profile of %s not fetched: %s", line_user_id, line_error_reason(exc))
+        if exc.status == 401:
+            mark_misconfigured(channel, line_error_reason(exc))
+        return
+    except (Urllib3Error, OSError) as exc:
+        log.warning("profile of %s not fetched: %s", line_user_id, exc)
         return
     friend.display_name = profile.display_name or friend.display_name
     friend.picture_url = profile.picture_url

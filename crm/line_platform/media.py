@@ -40,10 +40,12 @@ def download_media(message_id):
         return
     from crm.line_platform.client import line_apis
 
+    token, line_message_id = channel.channel_access_token, row.line_message_id
+    db.session.commit()  # no transaction stays open during the download
     try:
-        with line_apis(channel.channel_access_token) as apis:
+        with line_apis(token) as apis:
             for attempt in range(PREPARING_RETRIES):
-                response = apis.blob.get_message_content_with_http_info(row.line_message_id)
+                response = apis.blob.get_message_content_with_http_info(line_message_id)
                 if response.status_code != 202:
                     break
                 time.sleep(min(2**attempt * 0.1, 5))

@@ -6,6 +6,7 @@ generated once per message, so no retry ever delivers twice.
 """
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -87,10 +88,26 @@ def _transient(exc):
     return isinstance(exc, (Urllib3Error, OSError))
 
 
-def _fail(row, reason):
-    row.status = SendStatus.FAILED
-    row.failure_reason = reason
-    log.warning("LINE message %s failed: %s", row.id, reason)
+@dataclass
+class _Plan:
+    """What one delivery needs, copied out of the ORM so no transaction stays open during calls."""
+
+    message_id: int
+    access_token: str
+    to: str
+    messages: list
+    retry_key: str
+    reply_token: str | None
+
+
+@dataclass
+class _Outcome:
+    status: SendStatus
+    via: str
+    attempts: int = 0
+    reason: str | None = None
+    request_id: str | None = None
+    unauthorized: bool = False
 
 
 def _lock(message_id):
@@ -100,63 +117,63 @@ def _lock(message_id):
     return db.session.scalars(stmt).first()
 
 
-def deliver(message_id):
-    """Job: hand one outgoing message to LINE (reply if possible, else push with its retry key)."""
+def _claim(message_id, stale_after):
+    """Mark the message 送信中 and spend a fresh reply token; None when there is nothing to do."""
     row = _lock(message_id)
-    if row is None or row.direction != Direction.OUTGOING or row.status not in (SendStatus.QUEUED, SendStatus.SENDING):
-        return row
+    if row is None or row.direction != Direction.OUTGOING:
+        return None
+    now = utcnow()
+    if row.status == SendStatus.SENDING and row.updated_at > now - stale_after:
+        return None  # another worker is sending it right now
+    if row.status not in (SendStatus.QUEUED, SendStatus.SENDING):
+        return None
     friend = db.session.get(LineFriend, row.friend_id)
     channel = db.session.scalars(sa.select(LineChannel).where(LineChannel.shop_id == row.shop_id)).first()
     if channel is None or not channel.configured:
         _fail(row, _("LINEチャネルが設定されていません。"))
-        return row
+        return None
     if not friend.followed:
         _fail(row, _("この友だちにブロックされているため送信できません。"))
-        return row
-
-    messages = row.payload["messages"]
-    now = utcnow()
+        return None
+    reply_token = None
     ttl = timedelta(seconds=current_app.config["LINE_REPLY_TOKEN_TTL"])
-    token = friend.reply_token
-    fresh = token and friend.reply_token_received_at and friend.reply_token_received_at > now - ttl
-    if row.status == SendStatus.QUEUED and fresh:
-        # The token is spent before the call, and that is committed, so no other
-        # message (or a rerun of this one) can try it again.
-        friend.reply_token = None
-        row.status = SendStatus.SENDING
-        row.via = "reply"
-        row.attempts += 1
-        db.session.commit()
+    # A message resumed after a crash never replies: only the retry key of a
+    # push can tell LINE not to deliver it twice.
+    if row.status == SendStatus.QUEUED and friend.reply_token and friend.reply_token_received_at > now - ttl:
+        reply_token, friend.reply_token = friend.reply_token, None
+    row.status = SendStatus.SENDING
+    row.updated_at = now
+    return _Plan(row.id, channel.channel_access_token, friend.line_user_id, row.payload["messages"],
+                 row.retry_key, reply_token)
+
+
+def _call_line(plan):
+    """Reply if a token was claimed, else push with the retry key and retries. No database access."""
+    attempts = 0
+    if plan.reply_token:
+        attempts += 1
         try:
-            with line_apis(channel.channel_access_token) as apis:
+            with line_apis(plan.access_token) as apis:
                 response = apis.messaging.reply_message_with_http_info(
-                    ReplyMessageRequest.from_dict({"replyToken": token, "messages": messages})
+                    ReplyMessageRequest.from_dict({"replyToken": plan.reply_token, "messages": plan.messages})
                 )
-            _sent(row, response.headers)
-            return row
+            return _Outcome(SendStatus.SENT, "reply", attempts, request_id=_request_id(response.headers))
         except ApiException as exc:
             if exc.status == 401:
-                mark_misconfigured(channel, line_error_reason(exc))
-                _fail(row, line_error_reason(exc))
-                return row
-            log.info("reply failed for message %s (%s); pushing instead", row.id, line_error_reason(exc))
+                return _Outcome(SendStatus.FAILED, "reply", attempts, line_error_reason(exc), unauthorized=True)
+            log.info("reply for message %s failed (%s); pushing instead", plan.message_id, line_error_reason(exc))
         except (Urllib3Error, OSError) as exc:
-            log.info("reply failed for message %s (%s); pushing instead", row.id, exc)
-    _push(row, friend, channel, messages)
-    return row
+            log.info("reply for message %s failed (%s); pushing instead", plan.message_id, exc)
+    return _push(plan, attempts)
 
 
-def _sent(row, headers):
-    row.status = SendStatus.SENT
-    row.failure_reason = None
-    row.sent_at = utcnow()
-    row.line_request_id = (headers or {}).get("x-line-request-id") or (headers or {}).get("x-line-accepted-request-id")
+def _request_id(headers):
+    headers = headers or {}
+    return headers.get("x-line-request-id") or headers.get("x-line-accepted-request-id")
 
 
-def _push(row, friend, channel, messages):
+def _push(plan, attempts):
     config = current_app.config
-    row.status = SendStatus.SENDING
-    row.via = "push"
     retrying = Retrying(
         stop=stop_after_attempt(config["LINE_SEND_ATTEMPTS"]),
         wait=wait_exponential_jitter(
@@ -166,28 +183,63 @@ def _push(row, friend, channel, messages):
         retry=retry_if_exception(_transient),
         reraise=True,
     )
-    request = PushMessageRequest.from_dict({"to": friend.line_user_id, "messages": messages})
+    request = PushMessageRequest.from_dict({"to": plan.to, "messages": plan.messages})
     try:
-        with line_apis(channel.channel_access_token) as apis:
+        with line_apis(plan.access_token) as apis:
             for attempt in retrying:
                 with attempt:
-                    row.attempts += 1
+                    attempts += 1
                     try:
                         response = apis.messaging.push_message_with_http_info(
-                            request, x_line_retry_key=row.retry_key
+                            request, x_line_retry_key=plan.retry_key
                         )
                     except ApiException as exc:
                         if exc.status == 409:  # this retry key was already accepted: it was sent
-                            _sent(row, exc.headers)
-                            return
+                            return _Outcome(SendStatus.SENT, "push", attempts, request_id=_request_id(exc.headers))
                         raise
-                    _sent(row, response.headers)
+                    return _Outcome(SendStatus.SENT, "push", attempts, request_id=_request_id(response.headers))
     except ApiException as exc:
-        if exc.status == 401:
-            mark_misconfigured(channel, line_error_reason(exc))
-        _fail(row, line_error_reason(exc))
+        return _Outcome(SendStatus.FAILED, "push", attempts, line_error_reason(exc), unauthorized=exc.status == 401)
     except (Urllib3Error, OSError) as exc:
-        _fail(row, _("LINEに接続できませんでした: %(reason)s", reason=str(exc)))
+        return _Outcome(SendStatus.FAILED, "push", attempts, _("LINEに接続できませんでした: %(reason)s", reason=str(exc)))
+
+
+def _fail(row, reason):
+    row.status = SendStatus.FAILED
+    row.failure_reason = reason
+    log.warning("LINE message %s failed: %s", row.id, reason)
+
+
+def _record(plan, outcome):
+    row = db.session.get(LineMessage, plan.message_id)
+    row.via = outcome.via
+    row.attempts += outcome.attempts
+    if outcome.status == SendStatus.SENT:
+        row.status = SendStatus.SENT
+        row.failure_reason = None
+        row.sent_at = utcnow()
+        row.line_request_id = outcome.request_id
+    else:
+        _fail(row, outcome.reason)
+    if outcome.unauthorized:
+        channel = db.session.scalars(sa.select(LineChannel).where(LineChannel.shop_id == row.shop_id)).first()
+        mark_misconfigured(channel, outcome.reason)
+    return row
+
+
+def deliver(message_id, stale_after=timedelta(minutes=5)):
+    """Job: hand one outgoing message to LINE (reply if possible, else push with its retry key).
+
+    Three steps, so that no transaction (and no SQLite write lock or
+    PostgreSQL row lock) is held while LINE is called: claim and commit,
+    call LINE, record the outcome (committed by the job runner).
+    """
+    plan = _claim(message_id, stale_after)
+    db.session.commit()
+    if plan is None:
+        return db.session.get(LineMessage, message_id)
+    outcome = _call_line(plan)
+    return _record(plan, outcome)
 
 
 def sweep_outgoing(stale_after=timedelta(minutes=5)):
