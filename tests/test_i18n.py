@@ -119,3 +119,14 @@ def test_every_string_in_the_code_is_in_the_catalog():
         "strings missing from the English catalog (extract, update and translate: docs/translations.md): "
         f"{missing}"
     )
+
+
+def test_language_chosen_before_signing_in_survives_sign_in(client, owner, english):
+    from crm.extensions import db as _db
+
+    client.post_form("/language", {"lang": "en", "next": "/login"})
+    response = client.post_form("/login", {"email": owner.email, "password": "correct-horse-battery"})
+    assert response.status_code == 302
+    assert '<html lang="en">' in _html(client.get("/customers/"))
+    _db.session.refresh(owner)
+    assert owner.locale == "en"

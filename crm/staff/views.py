@@ -41,8 +41,13 @@ def login():
             db.session.rollback()
             form.password.errors.append(_("メールアドレスまたはパスワードが正しくありません。"))
         else:
+            lang = session.get("lang")
+            if lang and not staff.locale:
+                staff.locale = lang  # the language chosen on the sign-in page sticks
             db.session.commit()
             session.clear()  # a fresh session on sign-in: no fixation
+            if lang:
+                session["lang"] = lang
             login_user(staff, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")) or url_for("customers.index"))
     return render_template("staff/login.html", form=form, throttled=False)
