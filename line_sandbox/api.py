@@ -130,6 +130,13 @@ def register(app) -> None:
     def _line_error(error: LineError):
         return error.response()
 
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def _not_found(error):
+        if is_line_path(request.path):  # LINE answers JSON, never an HTML page
+            return LineError(error.code, "Not found" if error.code == 404 else "Method Not Allowed").response()
+        return error
+
     @app.before_request
     def _before():
         if not is_line_path(request.path):

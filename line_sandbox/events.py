@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 
 from .state import State, iso_now
 from .webhooks import EventError, build_event, deliver, encode_body, sign
@@ -18,6 +19,7 @@ from .webhooks import EventError, build_event, deliver, encode_body, sign
 PLACEHOLDER_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
+REPLY_TOKEN_MEMORY_SECONDS = 3600  # past this an expired token is forgotten ("Invalid reply token" either way)
 _DEFAULT_TYPES = {"image": "image/png", "video": "video/mp4", "audio": "audio/x-m4a", "file": "application/octet-stream"}
 
 
@@ -47,6 +49,13 @@ def _content(message: dict, upload) -> tuple[bytes, str] | None:
     if kind == "file":
         return message.get("content", "").encode("utf-8"), message.get("content_type") or "text/plain"
     raise EventError(f"a {kind} message needs its content (multipart 'file' or 'content_base64')")
+
+
+def _forget_expired_reply_tokens(data: dict) -> None:
+    """Drop reply tokens long past their one-minute life, so the state stays small."""
+    horizon = time.time() - REPLY_TOKEN_MEMORY_SECONDS
+    for token in [t for t, grant in data["reply_tokens"].items() if grant["issued_at"] < horizon]:
+        del data["reply_tokens"][token]
 
 
 def _find_entry(chat: list, message_id: str) -> dict | None:
@@ -89,9 +98,10 @@ def send_user_event(state: State, channel_id: str, user_id: str, spec: dict, upl
             state.set_friendship(channel_id, user_id, "friend")
         elif kind == "unfollow":
             state.set_friendship(channel_id, user_id, "blocked")
+        _forget_expired_reply_tokens(data)
         if "replyToken" in event:
             data["reply_tokens"][event["replyToken"]] = {
-                "channel_id": channel_id, "user_id": user_id, "issued_at": event["timestamp"] / 1000, "used": False,
+                "channel_id": channel_id, "user_id": user_id, "issued_at": time.time(), "used": False,
             }
         chat = state.chat(channel_id, user_id)
         if kind == "unsend":

@@ -284,3 +284,14 @@ def test_loading_and_mark_as_read(line_sandbox, channel, friend, api):
     assert api.post("/v2/bot/chat/markAsRead", json={"markAsReadToken": token}).status_code == 200
     assert api.post("/v2/bot/message/markAsRead", json={"chat": {"userId": friend["user_id"]}}).status_code == 200
     assert all(e.get("read") for e in line_sandbox.chat(channel["channel_id"], friend["user_id"]) if e["from"] == "user")
+
+
+def test_unknown_paths_answer_json_like_line(api):
+    missing = api.get("/v2/bot/no-such-endpoint")
+    assert missing.status_code == 404 and missing.json() == {"message": "Not found"}
+    assert api.request("PATCH", "/v2/bot/info").status_code == 405
+
+
+def test_malformed_json_is_a_400(api):
+    response = api.post("/v2/bot/message/push", data=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["details"][0]["message"] == "The request body is not valid JSON"
