@@ -78,6 +78,10 @@ class LineChannel(TimestampMixin, db.Model):
     bot_display_name: Mapped[str | None] = mapped_column(sa.String(120))
     bot_basic_id: Mapped[str | None] = mapped_column(sa.String(64))
     chat_mode: Mapped[str | None] = mapped_column(sa.String(16))
+    rich_menu_id: Mapped[str | None] = mapped_column(sa.String(64))
+    # The LINE Login channel linked to this Official Account (booking page sign-in).
+    login_channel_id: Mapped[str | None] = mapped_column(sa.String(32))
+    login_channel_secret: Mapped[str | None] = mapped_column(EncryptedText())
 
     shop = relationship("Shop", lazy="joined", innerjoin=True)
 
