@@ -162,6 +162,23 @@ def user_event(channel_id, user_id):
     return jsonify(send_user_event(sandbox().state, channel_id, user_id, spec, upload))
 
 
+@bp.put("/channels/<channel_id>/users/<user_id>/friendship")
+def set_friendship(channel_id, user_id):
+    """Seed a friendship without a webhook (demo data): {"status": "friend" | "blocked" | null}."""
+    status = (request.get_json(silent=True) or {}).get("status")
+    if status not in ("friend", "blocked", None):
+        raise ControlError(400, "status must be 'friend', 'blocked' or null")
+    state = sandbox().state
+    with state.change() as data:
+        if channel_id not in data["channels"] or user_id not in data["users"]:
+            raise NotFound("unknown channel or user")
+        if status is None:
+            data["friends"].get(channel_id, {}).pop(user_id, None)
+        else:
+            state.set_friendship(channel_id, user_id, status)
+    return jsonify(channel_id=channel_id, user_id=user_id, status=status)
+
+
 @bp.post("/channels/<channel_id>/deliver")
 def deliver(channel_id):
     body = _body()

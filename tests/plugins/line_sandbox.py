@@ -109,6 +109,10 @@ class LineSandbox:
     def text(self, channel_id: str, user_id: str, text: str) -> dict:
         return self.send(channel_id, user_id, {"type": "message", "message": {"type": "text", "text": text}})
 
+    def set_friendship(self, channel_id: str, user_id: str, status="friend") -> dict:
+        """Make (or unmake) a friendship without sending a webhook."""
+        return self._call("PUT", f"/_sandbox/channels/{channel_id}/users/{user_id}/friendship", json={"status": status})
+
     def deliver(self, channel_id: str, events=None, raw_body=None, signature=None) -> dict:
         body = {"events": events or []}
         if raw_body is not None:

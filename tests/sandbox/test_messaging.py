@@ -295,3 +295,13 @@ def test_unknown_paths_answer_json_like_line(api):
 def test_malformed_json_is_a_400(api):
     response = api.post("/v2/bot/message/push", data=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["details"][0]["message"] == "The request body is not valid JSON"
+
+
+def test_seeded_friendship_sends_no_webhook(line_sandbox, channel, api, webhook_receiver):
+    user = line_sandbox.add_user(display_name="デモ 友だち")
+    assert push(api, user["user_id"], [{"type": "text", "text": "x"}]).status_code == 400
+    line_sandbox.set_friendship(channel["channel_id"], user["user_id"])
+    assert push(api, user["user_id"], [{"type": "text", "text": "x"}]).status_code == 200
+    assert webhook_receiver.received == []
+    line_sandbox.set_friendship(channel["channel_id"], user["user_id"], None)
+    assert api.get(f"/v2/bot/profile/{user['user_id']}").status_code == 404
