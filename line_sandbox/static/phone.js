@@ -240,7 +240,7 @@
       return bubble;
     }
     if (m.type === "location") return el("div", "bubble", `📍 ${m.title || ""}\n${m.address || ""}`);
-    if (m.type === "text") return el("div", "bubble", m.text);
+    if (m.type === "text") return el("div", "bubble", event.type === "messageEdited" ? `${m.text}（編集済み）` : m.text);
     return el("div", "bubble", `[${m.type || event.type}]`);
   }
 
