@@ -6,7 +6,7 @@
 1. drops and recreates the database crm_bench_webhook, migrates it, creates a shop and
    its LINE channel with a known secret;
 2. starts two gunicorns with the same settings: the CRM (production config, JOBS_MODE=rq
-   on Redis db 14, so events are only stored and enqueued in the request; no rq worker
+   on Redis db 14, so events are only stored in the request and a drain job is queued; no rq worker
    runs) and a bare Flask app whose POST endpoint returns 200;
 3. open loop: sends signed bodies of 1-5 text message events (unique webhookEventId) at a
    steady rate, on schedule whatever the responses; latency is measured from the
@@ -359,7 +359,7 @@ def main(argv=None):
         print(f"open loop: {args.rate:g} req/s for {args.duration:g} s ...", flush=True)
         ol = asyncio.run(open_loop(crm.url + path, bodies, args.rate, args.duration))
         stored = wait_quiet() - rows_before  # after the server has drained its backlog
-        queued = redis.llen("rq:queue:default") - queued_before
+        queued = redis.llen("rq:queue:default")  # drain jobs waiting (the warm-up's included)
         lat_ms = [x * 1000 for x in ol["latencies"]]
         p = {q: pct(lat_ms, q) for q in (50, 90, 99)}
         p["max"] = max(lat_ms)
@@ -381,7 +381,9 @@ def main(argv=None):
             drop_database()
 
     all_200 = ol["statuses"] == {200: ol["requests"]}
-    rows_ok = stored == ol["events"] and queued == ol["events"]
+    # The webhook queues one drain job while none is waiting (Redis SET NX); with no
+    # worker running exactly one job waits, whatever the number of events.
+    rows_ok = stored == ol["events"] and queued == 1
     tput_ok = set(tw["statuses"]) == {200} and tw_stored == tw["events"] and set(tb["statuses"]) == {200}
     p99_met = p[99] <= TARGET_P99_MS
     ratio_met = ratio >= TARGET_RATIO
@@ -406,8 +408,9 @@ def main(argv=None):
 
 `POST /line/webhook/<key>` served by gunicorn with PostgreSQL, measured over HTTP by
 an aiohttp client on the same machine. The request verifies the signature, stores the
-events (`INSERT … ON CONFLICT DO NOTHING RETURNING id`), commits and enqueues one rq job
-per event on Redis; no rq worker runs, so event processing is not measured.
+events (`INSERT … ON CONFLICT DO NOTHING RETURNING id`), commits, and makes sure one
+rq drain job is queued (a Redis `SET NX`; the job processes every unprocessed event in
+timestamp order); no rq worker runs, so event processing is not measured.
 
     .venv/bin/{command.strip()}
 
@@ -428,7 +431,7 @@ per event on Redis; no rq worker runs, so event processing is not measured.
 
 Every answer 200: {'yes' if all_200 else 'no ' + str(ol['statuses'])}; rows in
 `line_webhook_events` = events sent: {'yes' if stored == ol['events'] else 'no'} ({stored} / {ol['events']});
-rq jobs queued = events: {'yes' if queued == ol['events'] else 'no'} ({queued}). A request unanswered after
+rq drain jobs waiting: {queued} (one expected). A request unanswered after
 30 s counts as a client timeout (latency ≥ 30 s); rows are counted once the server has drained.
 
 **Closed loop** (maximum throughput): {args.clients} concurrent clients for {args.throughput_seconds:g} s each.

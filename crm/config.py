@@ -19,7 +19,12 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'crm.sqlite3'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Connections are recycled on a timer rather than pinged before every use:
+    # the ping is a round trip on each request, the webhook's hot path included.
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_pre_ping": _env_bool("DB_POOL_PRE_PING", False),
+        "pool_recycle": int(os.environ.get("DB_POOL_RECYCLE", "1800")),
+    }
     REDIS_URL = os.environ.get("REDIS_URL")  # unset: jobs run in-process
 
     SESSION_COOKIE_HTTPONLY = True
@@ -57,6 +62,8 @@ class Config:
     LINE_RETRY_WAIT_MAX = float(os.environ.get("LINE_RETRY_WAIT_MAX", "30"))
     LINE_REPLY_TOKEN_TTL = 50  # seconds; LINE accepts a reply token for about a minute
     LINE_PROFILE_MAX_AGE_HOURS = 24
+    LINK_TOKEN_MAX_AGE = int(os.environ.get("LINK_TOKEN_MAX_AGE", str(30 * 60)))  # seconds
+    LINK_FORM_RATE_LIMIT = os.environ.get("LINK_FORM_RATE_LIMIT", "10/hour")
     WEBHOOK_MAX_BYTES = int(os.environ.get("WEBHOOK_MAX_BYTES", str(1024 * 1024)))
     # The address LINE reaches this app at; the webhook URL is built from it.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")

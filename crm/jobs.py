@@ -74,11 +74,18 @@ def _thread_pool():
     return _executor
 
 
+_redis_clients = {}
+
+
 def redis_connection():
-    """The Redis connection of REDIS_URL."""
+    """The Redis client of REDIS_URL, one per process (it pools its own connections)."""
     from redis import Redis
 
-    return Redis.from_url(current_app.config["REDIS_URL"])
+    url = current_app.config["REDIS_URL"]
+    client = _redis_clients.get(url)
+    if client is None:
+        client = _redis_clients[url] = Redis.from_url(url)
+    return client
 
 
 def queue(name="default"):
@@ -86,6 +93,26 @@ def queue(name="default"):
     from rq import Queue
 
     return Queue(name, connection=redis_connection())
+
+
+def request_drain(flag, path):
+    """Make sure one drain job `path` is on its way, cheaply: at most one waits at a time.
+
+    With rq, a Redis SET NX is the only cost while a drain is already queued;
+    the drain clears the flag before it reads, so rows committed after that
+    start a new drain.  The rows themselves are in the database, so a lost
+    flag or job costs latency (the sweep picks them up), never data.
+    """
+    if current_app.config["JOBS_MODE"] != "rq":
+        return enqueue(path)
+    if redis_connection().set(flag, "1", nx=True, ex=60):
+        enqueue(path)
+
+
+def drain_started(flag):
+    """Called by a drain job before it reads: later rows must queue a new drain."""
+    if current_app.config["JOBS_MODE"] == "rq":
+        redis_connection().delete(flag)
 
 
 def enqueue(path, *args, queue_name="default"):

@@ -2,7 +2,6 @@
 import logging
 from dataclasses import dataclass, field
 
-from flask import current_app, url_for
 from flask_babel import gettext as _
 from linebot.v3.messaging import ApiException, SetWebhookEndpointRequest, TestWebhookEndpointRequest
 from urllib3.exceptions import HTTPError as Urllib3Error
@@ -40,9 +39,9 @@ def mark_misconfigured(channel, reason):
 
 def webhook_url(channel):
     """The URL LINE posts this shop's events to."""
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    path = url_for("line_platform.webhook", key=channel.webhook_key)
-    return base.rstrip("/") + path if base else url_for("line_platform.webhook", key=channel.webhook_key, _external=True)
+    from crm.urls import external_url
+
+    return external_url("line_platform.webhook", key=channel.webhook_key)
 
 
 @dataclass

@@ -15,6 +15,52 @@ from crm.shops.models import LineChannel
 log = logging.getLogger(__name__)
 
 MEDIA_TYPES = {"image", "video", "audio", "file"}
+MAX_ATTEMPTS = 10  # after that an event waits for a person to look at its error
+
+
+DRAIN_BATCH = 100
+
+
+def drain_events():
+    """Job: process every stored, unprocessed event, oldest first, in batches; several workers may share the work."""
+    from crm.jobs import drain_started
+
+    drain_started(DRAIN_FLAG)
+    processed = 0
+    while True:
+        stmt = (
+            sa.select(LineWebhookEvent.id)
+            .where(LineWebhookEvent.processed_at.is_(None), LineWebhookEvent.attempts < MAX_ATTEMPTS)
+            .order_by(LineWebhookEvent.occurred_at, LineWebhookEvent.id)
+            .limit(DRAIN_BATCH)
+        )
+        if db.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        ids = db.session.scalars(stmt).all()
+        if not ids:
+            return processed
+        process_events(ids)
+        from crm.jobs import commit
+
+        commit()
+        processed += len(ids)
+
+
+DRAIN_FLAG = "crm:line-events:drain"
+
+
+def process_events(event_ids):
+    """Job: apply a delivery's events in order; one failing event does not hold up the others."""
+    for event_id in event_ids:
+        try:
+            with db.session.begin_nested():
+                process_event(event_id)
+        except Exception as exc:  # recorded on the row; the sweep retries it later
+            log.exception("webhook event %s failed", event_id)
+            event = db.session.get(LineWebhookEvent, event_id)
+            if event is not None:
+                event.attempts += 1
+                event.error = f"{type(exc).__name__}: {exc}"[:2000]
 
 
 def process_event(event_id):
@@ -193,10 +239,10 @@ def sweep_unprocessed(limit=500):
 
     ids = db.session.scalars(
         sa.select(LineWebhookEvent.id)
-        .where(LineWebhookEvent.processed_at.is_(None))
+        .where(LineWebhookEvent.processed_at.is_(None), LineWebhookEvent.attempts < MAX_ATTEMPTS)
         .order_by(LineWebhookEvent.occurred_at)
         .limit(limit)
     ).all()
-    for event_id in ids:
-        enqueue("crm.line_platform.events.process_event", event_id)
+    if ids:
+        enqueue("crm.line_platform.events.drain_events")
     return len(ids)

@@ -12,6 +12,34 @@ from crm.extensions import db
 from crm.line_platform.models import LineWebhookEvent
 
 
+_SECRETS_TTL = 60.0
+_secrets = {}  # webhook key -> (expires at, shop id, channel secret)
+
+
+def channel_secret(key, fresh=False):
+    """(shop id, channel secret) of a webhook key, cached briefly: the webhook is a hot path.
+
+    Call again with fresh=True when a signature fails, so a secret the owner
+    just changed is picked up at once.
+    """
+    import time
+
+    from crm.shops.models import LineChannel
+
+    now = time.monotonic()
+    cached = _secrets.get(key)
+    if cached and not fresh and cached[0] > now:
+        return cached[1], cached[2]
+    row = db.session.execute(
+        sa.select(LineChannel.shop_id, LineChannel.channel_secret).where(LineChannel.webhook_key == key)
+    ).first()
+    if row is None or not row.channel_secret:
+        _secrets.pop(key, None)
+        return None
+    _secrets[key] = (now + _SECRETS_TTL, row.shop_id, row.channel_secret)
+    return row.shop_id, row.channel_secret
+
+
 class BadWebhook(ValueError):
     """The request is not a webhook this shop's channel sent."""
 
@@ -76,11 +104,18 @@ def store_events(shop_id, events):
     """
     if not events:
         return []
-    insert = _insert(db.session.get_bind().dialect.name)
-    stmt = (
-        insert(LineWebhookEvent)
-        .values([event_row(shop_id, event) for event in events])
-        .on_conflict_do_nothing(index_elements=["webhook_event_id"])
-        .returning(LineWebhookEvent.id)
-    )
-    return sorted(db.session.execute(stmt).scalars().all())
+    # One statement, compiled once and cached, executed with a list of rows
+    # (SQLAlchemy's "insertmanyvalues" batches them into one INSERT ... RETURNING).
+    stmt = _INSERTS.get(db.session.get_bind().dialect.name)
+    if stmt is None:
+        table = LineWebhookEvent.__table__
+        stmt = _INSERTS[db.session.get_bind().dialect.name] = (
+            _insert(db.session.get_bind().dialect.name)(table)
+            .on_conflict_do_nothing(index_elements=["webhook_event_id"])
+            .returning(table.c.id)
+        )
+    rows = [event_row(shop_id, event) for event in events]
+    return sorted(db.session.connection().execute(stmt, rows).scalars().all())
+
+
+_INSERTS = {}

@@ -1,0 +1,72 @@
+"""Webhook events through rq on a real Redis: one drain job, processed by a worker, nothing lost."""
+import os
+
+import pytest
+import sqlalchemy as sa
+from redis import Redis
+from rq import Queue, SimpleWorker
+
+from crm.extensions import db as _db
+from crm.line_platform.models import LineWebhookEvent
+from crm.line_tab.models import LineMessage
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def rq_mode(app, monkeypatch):
+    redis = Redis.from_url(REDIS_URL)
+    redis.flushdb()
+    monkeypatch.setitem(app.config, "JOBS_MODE", "rq")
+    monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
+    yield redis
+    redis.flushdb()
+    redis.close()
+
+
+def _text(user, n, ts):
+    return {"type": "message", "mode": "active", "timestamp": ts, "webhookEventId": f"01RQ{n:022d}",
+            "replyToken": f"r{n}", "source": {"type": "user", "userId": user},
+            "deliveryContext": {"isRedelivery": False}, "message": {"id": str(9000 + n), "type": "text", "text": f"m{n}"}}
+
+
+def test_deliveries_queue_one_drain_job_that_processes_them_in_time_order(app, client, line_shop, rq_mode):
+    from crm.jobs import run_job
+
+    user = "U" + "f" * 32
+    line_shop.post_events(client, [_text(user, 3, 1700000003000)])
+    line_shop.post_events(client, [_text(user, 1, 1700000001000), _text(user, 2, 1700000002000)])
+    queue = Queue("default", connection=rq_mode)
+    assert queue.count == 1  # the second delivery found a drain already on its way
+    assert all(e.processed_at is None for e in _db.session.scalars(sa.select(LineWebhookEvent)))
+
+    # A worker takes the job; it runs in this test's transaction through run_job.
+    job = queue.jobs[0]
+    assert job.func_name == "crm.jobs.run_worker_job" and job.args == ("crm.line_platform.events.drain_events",)
+    run_job(*job.args)
+    _db.session.expire_all()
+    events = _db.session.scalars(sa.select(LineWebhookEvent)).all()
+    assert all(e.processed_at is not None for e in events)
+    texts = _db.session.scalars(sa.select(LineMessage.text).order_by(LineMessage.sent_at)).all()
+    assert texts == ["m1", "m2", "m3"]
+    assert rq_mode.get("crm:line-events:drain") is None  # the next delivery queues a new drain
+
+
+def test_a_flushed_redis_loses_no_event(app, client, line_shop, rq_mode):
+    from crm.line_platform.events import sweep_unprocessed
+
+    line_shop.post_events(client, [_text("U" + "9" * 32, 7, 1700000007000)])
+    rq_mode.flushdb()  # the queued job and the flag are gone
+    assert sweep_unprocessed() == 1  # PostgreSQL still knows what is unprocessed
+    assert Queue("default", connection=rq_mode).count == 1
+
+
+def test_worker_process_runs_jobs_with_an_app_context(app, rq_mode):
+    """SimpleWorker + run_worker_job, as `flask crm worker` runs them."""
+    queue = Queue("default", connection=rq_mode)
+    queue.enqueue("crm.jobs.run_worker_job", "crm.line_platform.events.drain_events")
+    with app.app_context():
+        worker = SimpleWorker([queue], connection=rq_mode)
+        assert worker.work(burst=True)
+    assert queue.count == 0
+    assert len(queue.failed_job_registry) == 0
