@@ -10,13 +10,24 @@ from crm.customers.normalize import normalize_kana, normalize_name, phone_search
 from crm.extensions import db
 from crm.line_tab.models import LineFriend
 
-SORTS = {
-    # key: ORDER BY clauses, each matched by an index on (shop_id, ...)
-    "kana": (Customer.kana_norm.asc().nulls_last(), Customer.id.asc()),
-    "newest": (Customer.created_at.desc(), Customer.id.desc()),
-    "updated": (Customer.updated_at.desc(), Customer.id.desc()),
-}
+
+def _order(sort, columns):
+    """ORDER BY clauses of a sort, over the customers table or a selection of its columns."""
+    if sort == "kana":
+        return (columns.kana_norm.asc().nulls_last(), columns.id.asc())
+    if sort == "newest":
+        return (columns.created_at.desc(), columns.id.desc())
+    if sort == "updated":
+        return (columns.updated_at.desc(), columns.id.desc())
+    raise KeyError(sort)
+
+
+# key: ORDER BY clauses, each matched by an index on (shop_id, ...)
+SORTS = {sort: _order(sort, Customer) for sort in ("kana", "newest", "updated")}
 DEFAULT_SORT = "kana"
+# A search with at most this many matches sorts its whole match set, found through the
+# match-key indexes; a broader one walks the sort index until the page is filled.
+MATCH_SET_LIMIT = 5000
 
 
 @dataclass
@@ -66,21 +77,38 @@ def search_condition(query, region="JP"):
 
 
 def search_customers(shop_id, query="", sort=DEFAULT_SORT, page=1, per_page=50, region="JP"):
-    """One page of the shop's customers with their LINE friend, in two queries whatever the page size."""
+    """One page of the shop's customers with their LINE friend, in two queries whatever the page size.
+
+    The page query picks the page's ids first and only then loads those rows with their
+    LINE friend, so a deep page skips index entries, not rows joined to their friend.
+    """
+    sort = sort if sort in SORTS else DEFAULT_SORT
     where = [Customer.shop_id == shop_id]
     condition = search_condition(query, region)
     if condition is not None:
         where.append(condition)
     total = db.session.execute(sa.select(sa.func.count()).select_from(Customer).where(*where)).scalar_one()
     page = max(1, min(page, max(1, ceil(total / per_page))))
+    if condition is not None and total <= MATCH_SET_LIMIT:
+        # Left alone, PostgreSQL may walk the sort index hoping to meet a page of matches
+        # early; but name matches cluster in kana order (渡辺 → ワタナベ, at the end), so
+        # the walk can cross the whole shop. A few thousand matches are cheaper to sort.
+        matches = (
+            sa.select(Customer.id, Customer.kana_norm, Customer.created_at, Customer.updated_at)
+            .where(*where)
+            .cte("matches")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
+        page_ids = sa.select(matches.c.id).order_by(*_order(sort, matches.c))
+    else:
+        page_ids = sa.select(Customer.id).where(*where).order_by(*SORTS[sort])
+    page_ids = page_ids.limit(per_page).offset((page - 1) * per_page).subquery("page_ids")
     rows = db.session.scalars(
         sa.select(Customer)
+        .join(page_ids, Customer.id == page_ids.c.id)
         .outerjoin(Customer.line_friend)
         .options(contains_eager(Customer.line_friend))
-        .where(*where)
-        .order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT]))
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        .order_by(*SORTS[sort])
     ).all()
     return Page(items=rows, total=total, page=page, per_page=per_page)
 
