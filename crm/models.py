@@ -7,3 +7,4 @@ from crm.line_platform.models import LineWebhookEvent  # noqa: F401
 from crm.line_tab.models import LineMessage  # noqa: F401
 from crm.shops.models import LineChannel  # noqa: F401
 from crm.linking.models import LinkRequest, SpentLinkToken  # noqa: F401
+from crm.bookings.models import Booking, BookingSlot, BusinessHours, Closure, Service  # noqa: F401

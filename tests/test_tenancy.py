@@ -2,10 +2,12 @@
 import pytest
 import sqlalchemy as sa
 
+from crm.bookings.models import Booking, BookingStatus, Service
 from crm.customers.models import Customer
 from crm.extensions import db as _db
 from crm.line_tab.models import Direction, LineMessage
 from crm.staff.models import Staff
+from tests.bookings.helpers import bookable_shop, book
 from tests.factories import make_customer, make_friend, make_shop, make_staff
 
 # Values for URL arguments that are not ids.
@@ -21,7 +23,7 @@ def _id_routes(app):
 
 def test_every_id_route_is_known_to_this_test(app):
     # A new kind of id must be added to the fixture below, or the route is untested.
-    known = {"customer_id", "staff_id", "friend_id", "message_id"}
+    known = {"customer_id", "staff_id", "friend_id", "message_id", "booking_id", "service_id"}
     unknown = {arg for _, ids in _id_routes(app) for arg in ids} - known
     assert not unknown, f"add these ids to test_tenancy: {unknown}"
 
@@ -39,7 +41,10 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
                           media_content_type="image/jpeg")
     _db.session.add(message)
     _db.session.flush()
-    ids = {"customer_id": victim.id, "staff_id": other_staff.id, "friend_id": stranger.id, "message_id": message.id}
+    service = bookable_shop(other_shop)
+    booking = book(other_shop, service).booking
+    ids = {"customer_id": victim.id, "staff_id": other_staff.id, "friend_id": stranger.id, "message_id": message.id,
+           "booking_id": booking.id, "service_id": service.id}
     me = owner if as_owner else make_staff(shop)
     auth.login(me)
 
@@ -49,7 +54,7 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
         values.update({k: v for k, v in OTHER_ARGS.items() if k in rule.arguments})
         with app.test_request_context():
             url = app.url_map.bind("localhost").build(rule.endpoint, values)
-        if rule.endpoint.startswith("staff.") and not as_owner:
+        if rule.endpoint.startswith(("staff.", "bookings.service_")) and not as_owner:
             continue  # the role check answers first; test_staff_admin covers it
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             if method == "GET":
@@ -67,4 +72,7 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
     _db.session.expire_all()
     assert _db.session.get(Customer, victim.id).family_name == "他店"
     assert _db.session.get(Staff, other_staff.id).active
-    assert _db.session.scalar(sa.select(sa.func.count()).select_from(Customer).where(Customer.shop_id == other_shop.id)) == 1
+    assert _db.session.get(Booking, booking.id).status == BookingStatus.BOOKED
+    assert _db.session.get(Service, service.id).name == "カット"
+    # the victim and the customer of the booking
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(Customer).where(Customer.shop_id == other_shop.id)) == 2

@@ -128,6 +128,10 @@ def show(customer_id, tab):
         context = line_tab_context(customer, friend)
     else:
         context = dict(customer=customer, friend=friend, tab=tab, delete_form=ConfirmForm())
+        if tab == "bookings":
+            from crm.bookings.services import customer_bookings
+
+            context["bookings"] = customer_bookings(customer)
     if htmx and htmx.target == "customer-tabs":
         return _vary(render_template("customers/_tabs.html", **context))
     return _vary(render_template("customers/show.html", **context))

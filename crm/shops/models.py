@@ -16,6 +16,13 @@ class Plan(enum.StrEnum):
     TRIAL = "trial"
 
 
+def new_booking_key():
+    """An unguessable slug for the shop's public booking page (/book/<key>)."""
+    import secrets
+
+    return secrets.token_urlsafe(16)
+
+
 class Shop(TimestampMixin, db.Model):
     __tablename__ = "shops"
 
@@ -28,8 +35,11 @@ class Shop(TimestampMixin, db.Model):
         default=Plan.BASIC,
     )
     plan_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    booking_key: Mapped[str] = mapped_column(sa.String(43), nullable=False, default=new_booking_key)
 
     staff = relationship("Staff", back_populates="shop", lazy="raise")
+
+    __table_args__ = (sa.Index("ix_shops_booking_key", "booking_key", unique=True),)
 
     def __repr__(self):
         return f"<Shop {self.id} {self.name!r}>"
