@@ -82,12 +82,14 @@ def register_blueprints(app):
     import crm.customers.views  # noqa: F401
     import crm.line_platform.views  # noqa: F401
     import crm.line_tab.views  # noqa: F401
+    import crm.linking.views  # noqa: F401
     import crm.staff.views  # noqa: F401
     from crm.assets import blueprint as assets_bp
     from crm.bookings import blueprint as bookings_bp
     from crm.customers import blueprint as customers_bp
     from crm.line_platform import blueprint as line_platform_bp
     from crm.line_tab import blueprint as line_tab_bp
+    from crm.linking import blueprint as linking_bp
     from crm.staff import blueprint as staff_bp
 
     app.register_blueprint(assets_bp)
@@ -95,6 +97,7 @@ def register_blueprints(app):
     app.register_blueprint(customers_bp)
     app.register_blueprint(line_platform_bp)
     app.register_blueprint(line_tab_bp)
+    app.register_blueprint(linking_bp)
     app.register_blueprint(bookings_bp)
 
     @app.get("/")

@@ -6,6 +6,7 @@ from crm.bookings.models import Booking, BookingStatus, Service
 from crm.customers.models import Customer
 from crm.extensions import db as _db
 from crm.line_tab.models import Direction, LineMessage
+from crm.linking.models import LinkRequest, RequestReason, RequestStatus
 from crm.staff.models import Staff
 from tests.bookings.helpers import bookable_shop, book
 from tests.factories import make_customer, make_friend, make_shop, make_staff
@@ -23,7 +24,8 @@ def _id_routes(app):
 
 def test_every_id_route_is_known_to_this_test(app):
     # A new kind of id must be added to the fixture below, or the route is untested.
-    known = {"customer_id", "staff_id", "friend_id", "message_id", "booking_id", "service_id"}
+    known = {"customer_id", "staff_id", "friend_id", "message_id", "booking_id", "service_id",
+             "request_id"}
     unknown = {arg for _, ids in _id_routes(app) for arg in ids} - known
     assert not unknown, f"add these ids to test_tenancy: {unknown}"
 
@@ -43,8 +45,13 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
     _db.session.flush()
     service = bookable_shop(other_shop)
     booking = book(other_shop, service).booking
+    link_request = LinkRequest(shop_id=other_shop.id, friend_id=stranger.id, family_name="他店", phone="090-1234-5678",
+                               phone_e164="+819012345678", source="richmenu", reason=RequestReason.NAME_MISMATCH,
+                               candidate_ids=[victim.id])
+    _db.session.add(link_request)
+    _db.session.flush()
     ids = {"customer_id": victim.id, "staff_id": other_staff.id, "friend_id": stranger.id, "message_id": message.id,
-           "booking_id": booking.id, "service_id": service.id}
+           "booking_id": booking.id, "service_id": service.id, "request_id": link_request.id}
     me = owner if as_owner else make_staff(shop)
     auth.login(me)
 
@@ -54,7 +61,8 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
         values.update({k: v for k, v in OTHER_ARGS.items() if k in rule.arguments})
         with app.test_request_context():
             url = app.url_map.bind("localhost").build(rule.endpoint, values)
-        if rule.endpoint.startswith(("staff.", "bookings.service_")) and not as_owner:
+        owner_only = ("staff.", "bookings.service_", "linking.")
+        if rule.endpoint.startswith(owner_only) and not as_owner:
             continue  # the role check answers first; test_staff_admin covers it
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             if method == "GET":
@@ -74,5 +82,6 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
     assert _db.session.get(Staff, other_staff.id).active
     assert _db.session.get(Booking, booking.id).status == BookingStatus.BOOKED
     assert _db.session.get(Service, service.id).name == "カット"
+    assert _db.session.get(LinkRequest, link_request.id).status == RequestStatus.PENDING
     # the victim and the customer of the booking
     assert _db.session.scalar(sa.select(sa.func.count()).select_from(Customer).where(Customer.shop_id == other_shop.id)) == 2

@@ -65,7 +65,7 @@ def process_events(event_ids):
 
 def process_event(event_id):
     """Job: apply one stored event. Idempotent: a processed event is skipped."""
-    stmt = sa.select(LineWebhookEvent).where(LineWebhookEvent.id == event_id)
+    stmt = sa.select(LineWebhookEvent).where(LineWebhookEvent.id == event_id).execution_options(populate_existing=True)
     if db.session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)  # another worker has it
     event = db.session.scalars(stmt).first()
@@ -194,7 +194,27 @@ def on_message(event, friend, payload):
 
 
 def on_postback(event, friend, payload):
+    from urllib.parse import parse_qs
+
     _remember_reply_token(event, friend, payload)
+    data = parse_qs((payload.get("postback") or {}).get("data", ""))
+    if data.get("action") == ["check_bookings"] and event.mode == "active":
+        answer_check_bookings(friend)
+
+
+def answer_check_bookings(friend):
+    """予約を確認する: a linked friend gets their upcoming bookings; an unlinked one the linking card."""
+    from crm.customers.models import Customer
+    from crm.linking.notify import send_link_card
+    from crm.linking.tokens import make_token
+    from crm.line_platform.sending import queue_text
+    from crm.urls import external_url
+
+    if friend.customer_id is None:
+        return send_link_card(friend, external_url("linking.form", token=make_token(friend)))
+    from crm.bookings.services import upcoming_message
+
+    return queue_text(friend, upcoming_message(db.session.get(Customer, friend.customer_id)))
 
 
 def on_unsend(event, friend, payload):

@@ -111,7 +111,7 @@ class _Outcome:
 
 
 def _lock(message_id):
-    stmt = sa.select(LineMessage).where(LineMessage.id == message_id)
+    stmt = sa.select(LineMessage).where(LineMessage.id == message_id).execution_options(populate_existing=True)
     if db.session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return db.session.scalars(stmt).first()

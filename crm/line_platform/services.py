@@ -69,3 +69,13 @@ def recent_messages(friend, limit=CONVERSATION_PAGE):
         .limit(limit)
     ).all()
     return list(reversed(rows))
+
+
+def customers_by_id(shop_id, ids):
+    """{id: customer} for a set of ids of the shop, in one query."""
+    from crm.customers.models import Customer
+
+    if not ids:
+        return {}
+    rows = db.session.scalars(sa.select(Customer).where(Customer.shop_id == shop_id, Customer.id.in_(ids))).all()
+    return {c.id: c for c in rows}

@@ -18,6 +18,7 @@ from crm.line_platform.forms import ChannelForm
 from crm.line_tab.models import LineFriend, LineMessage
 from crm.shops.models import LineChannel
 from crm.staff.decorators import owner_required
+from crm.staff.forms import ConfirmForm
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,13 @@ def settings():
 @login_required
 def unlinked_friends():
     """未連携の友だち: friends not linked to a customer, with what they sent."""
+    from crm.linking.services import pending_requests
+
     friends = services.unlinked_friends(current_user.shop_id)
-    return render_template("line_platform/unlinked.html", friends=friends)
+    requests = pending_requests(current_user.shop_id)
+    candidates = services.customers_by_id(current_user.shop_id, {i for r in requests for i in r.candidate_ids})
+    return render_template("line_platform/unlinked.html", friends=friends, requests=requests,
+                           candidates=candidates, confirm_form=ConfirmForm())
 
 
 @blueprint.get("/line/friends/<int:friend_id>")
@@ -96,8 +102,39 @@ def friend(friend_id):
     friend = get_for_shop_or_404(LineFriend, friend_id)
     if friend.customer_id is not None:
         return redirect(url_for("customers.show", customer_id=friend.customer_id, tab="line"))
+    from crm.customers.services import search_customers
+    from crm.linking.forms import NewCustomerForm
+
     messages = services.recent_messages(friend)
-    return render_template("line_platform/friend.html", friend=friend, messages=messages)
+    query = request.args.get("q", "").strip()
+    candidates = search_customers(friend.shop_id, query, per_page=10).items if query else []
+    return render_template("line_platform/friend.html", friend=friend, messages=messages, query=query,
+                           candidates=candidates, new_form=NewCustomerForm(), confirm_form=ConfirmForm())
+
+
+@blueprint.post("/settings/line/rich-menu")
+@owner_required
+def install_rich_menu():
+    """Install the customer rich menu (予約する, 予約を確認する) on LINE."""
+    from linebot.v3.messaging import ApiException
+
+    from crm.bookings.services import booking_page_url
+    from crm.line_platform.channels import line_error_reason
+    from crm.line_platform.richmenu import install
+
+    channel = services.channel_for_shop(current_user.shop_id)
+    if not channel.configured:
+        flash(_("先にLINEチャネルを設定してください。"), "error")
+        return redirect(url_for("line_platform.settings"))
+    try:
+        install(channel, booking_page_url(current_user.shop))
+    except ApiException as exc:
+        db.session.rollback()
+        flash(_("リッチメニューを設定できませんでした: %(reason)s", reason=line_error_reason(exc)), "error")
+        return redirect(url_for("line_platform.settings"))
+    db.session.commit()
+    flash(_("リッチメニュー（予約する・予約を確認する）を設定しました。"), "success")
+    return redirect(url_for("line_platform.settings"))
 
 
 @blueprint.get("/line/media/<int:message_id>")

@@ -67,7 +67,9 @@ def _name_agrees(customer, typed):
 
 
 def _lock_friend(friend_id):
-    stmt = sa.select(LineFriend).where(LineFriend.id == friend_id)
+    # populate_existing: the row as it is now (after waiting for the lock), not as
+    # this session last saw it, or a concurrent link would go unnoticed.
+    stmt = sa.select(LineFriend).where(LineFriend.id == friend_id).execution_options(populate_existing=True)
     if db.session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     return db.session.scalars(stmt).one()

@@ -37,7 +37,7 @@ class Shop(TimestampMixin, db.Model):
     plan_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     booking_key: Mapped[str] = mapped_column(sa.String(43), nullable=False, default=new_booking_key)
 
-    staff = relationship("Staff", back_populates="shop", lazy="raise")
+    staff = relationship("Staff", back_populates="shop", lazy="raise", passive_deletes=True)
 
     __table_args__ = (sa.Index("ix_shops_booking_key", "booking_key", unique=True),)
 
