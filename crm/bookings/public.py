@@ -15,6 +15,7 @@ from crm.extensions import db, limiter
 from crm.line_login import flow
 from crm.line_login.client import LoginFailed
 from crm.line_platform.services import channel_for_shop
+from crm.urls import external_url
 from crm.line_tab.models import LineFriend
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def _login_channel(shop):
 
 def _callback_url(shop):
     """The redirect URI to register in LINE's console for this shop."""
-    return services.public_url("bookings.line_callback", key=shop.booking_key)
+    return external_url("bookings.line_callback", key=shop.booking_key)
 
 
 def _parse_start(shop, value):

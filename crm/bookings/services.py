@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +30,7 @@ from crm.extensions import db
 from crm.line_tab.models import LineFriend
 from crm.linking.services import MERGE_MOVERS, Outcome, Typed, match_and_link
 from crm.shops.models import Shop
+from crm.urls import external_url
 
 PAST_BOOKINGS_SHOWN = 50
 
@@ -344,20 +345,9 @@ def customer_bookings(customer, now=None):
 # -- texts and links --------------------------------------------------------------------------------
 
 
-def public_url(endpoint, **values):
-    """An absolute URL customers can open: on PUBLIC_BASE_URL when set, else the request's host."""
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if base:
-        with current_app.test_request_context(base_url=base.rstrip("/")):
-            return url_for(endpoint, _external=True, **values)
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    raise RuntimeError("PUBLIC_BASE_URL must be set to build links outside a request")
-
-
 def booking_page_url(shop):
-    """The shop's booking page."""
-    return public_url("bookings.page", key=shop.booking_key)
+    """The absolute URL of the shop's booking page (on PUBLIC_BASE_URL when set)."""
+    return external_url("bookings.page", key=shop.booking_key)
 
 
 def when_label(booking, tz):

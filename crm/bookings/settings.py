@@ -9,6 +9,7 @@ from crm.bookings.models import Service
 from crm.database import get_for_shop_or_404
 from crm.extensions import db
 from crm.line_platform.services import channel_for_shop
+from crm.urls import external_url
 from crm.staff.decorators import owner_required
 
 
@@ -18,7 +19,7 @@ def _render_settings(hours_form=None, closure_form=None, login_form=None, status
     if login_form is None:
         login_form = LoginChannelForm(formdata=None, login_channel_id=channel.login_channel_id)
     page_url = services.booking_page_url(shop)
-    callback_url = services.public_url("bookings.line_callback", key=shop.booking_key)
+    callback_url = external_url("bookings.line_callback", key=shop.booking_key)
     return render_template(
         "bookings/settings.html",
         shop=shop,
