@@ -187,3 +187,78 @@ def mobile_page(browser, live_server):
 @pytest.fixture
 def seed(live_server):
     return live_server.seed
+
+
+@dataclass
+class LineApp:
+    """The app served from a thread, connected to a sandbox channel (and LINE Login channel)."""
+
+    app: object
+    url: str
+    shop_id: int
+    booking_key: str
+    owner_email: str
+    channel_id: str
+
+    def run(self, fn):
+        """Call fn() inside the app's context and commit; for seeding and checks."""
+        with self.app.app_context():
+            try:
+                result = fn()
+                db.session.commit()
+                return result
+            finally:
+                db.session.remove()
+
+
+@pytest.fixture
+def line_app(tmp_path, line_sandbox):
+    """A salon with the demo menu whose LINE channel, webhook and LINE Login are the sandbox's."""
+    from crm.bookings.demo import seed_booking_demo
+    from crm.line_platform.services import channel_for_shop, save_channel
+
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'line-app.sqlite3'}"
+        LINE_API_BASE_URL = line_sandbox.url
+        LINE_ACCESS_BASE_URL = line_sandbox.url
+        MEDIA_STORAGE_DIR = str(tmp_path / "media")
+        JOBS_MODE = "thread"  # as in the embedded default: requests answer, jobs run after
+
+    app = create_app(Config)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietRequestHandler)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_BASE_URL"] = url
+    with app.app_context():
+        upgrade()
+        shop, owner = factories.make_shop(name="E2Eサロン")
+        seed_booking_demo(shop, bookings=0)
+        bot = line_sandbox.add_channel(bot_name="E2Eサロン")
+        channel = channel_for_shop(shop.id)
+        save_channel(channel, bot["channel_id"], bot["channel_secret"], bot["channel_access_token"])
+        login = line_sandbox.add_login_channel(bot_channel_id=bot["channel_id"],
+                                               callback_urls=[f"{url}/book/{shop.booking_key}/line/callback"])
+        channel.login_channel_id, channel.login_channel_secret = login["channel_id"], login["channel_secret"]
+        db.session.commit()
+        line_sandbox.add_channel(channel_id=bot["channel_id"], channel_secret=bot["channel_secret"],
+                                 channel_access_token=bot["channel_access_token"], bot_name="E2Eサロン",
+                                 webhook_url=f"{url}/line/webhook/{channel.webhook_key}")
+        served = LineApp(app, url, shop.id, shop.booking_key, owner.email, bot["channel_id"])
+        db.session.remove()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield served
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.engine.dispose()
+
+
+def sign_in(page, email, password=factories.PASSWORD):
+    """Sign in through the login form."""
+    page.goto("/login")
+    page.get_by_label("メールアドレス").fill(email)
+    page.get_by_label("パスワード").fill(password)
+    page.get_by_role("button", name="ログイン").click()

@@ -1,66 +1,21 @@
 """End to end: a visitor books through 「LINE連携する」 on the booking page; the owner sees it on the linked record."""
 import re
-import threading
 
 import pytest
-from flask_migrate import upgrade
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
-from crm import create_app
-from crm.bookings.demo import seed_booking_demo
-from crm.config import TestingConfig
-from crm.extensions import db
-from crm.line_platform.services import channel_for_shop, save_channel
 from tests import factories
-from tests.browser.conftest import TIMEOUT_MS, _QuietRequestHandler
+from tests.browser.conftest import TIMEOUT_MS
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def booking_app(tmp_path, line_sandbox):
-    """The app from a thread with the demo menu; its LINE channel and LINE Login channel are the sandbox's."""
-
-    class Config(TestingConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'booking-e2e.sqlite3'}"
-        LINE_API_BASE_URL = line_sandbox.url
-        LINE_ACCESS_BASE_URL = line_sandbox.url
-        MEDIA_STORAGE_DIR = str(tmp_path / "media")
-        JOBS_MODE = "thread"  # as in the embedded default: requests answer, jobs run after
-
-    app = create_app(Config)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietRequestHandler)
-    url = f"http://127.0.0.1:{server.server_port}"
-    app.config["PUBLIC_BASE_URL"] = url
-    with app.app_context():
-        upgrade()
-        shop, owner = factories.make_shop(name="E2E予約サロン")
-        seed_booking_demo(shop, bookings=0)
-        bot = line_sandbox.add_channel(bot_name="E2E予約サロン")
-        channel = channel_for_shop(shop.id)
-        save_channel(channel, bot["channel_id"], bot["channel_secret"], bot["channel_access_token"])
-        login = line_sandbox.add_login_channel(bot_channel_id=bot["channel_id"],
-                                               callback_urls=[f"{url}/book/{shop.booking_key}/line/callback"])
-        channel.login_channel_id, channel.login_channel_secret = login["channel_id"], login["channel_secret"]
-        db.session.commit()
-        line_sandbox.add_channel(channel_id=bot["channel_id"], channel_secret=bot["channel_secret"],
-                                 channel_access_token=bot["channel_access_token"], bot_name="E2E予約サロン",
-                                 webhook_url=f"{url}/line/webhook/{channel.webhook_key}")
-        user = line_sandbox.add_user(display_name="伊藤 さくら")
-        info = dict(url=url, key=shop.booking_key, owner=owner.email, channel_id=bot["channel_id"],
-                    user_id=user["user_id"])
-        db.session.remove()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield info
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        with app.app_context():
-            db.engine.dispose()
+def booking_app(line_app, line_sandbox):
+    """The shared sandbox-connected salon, with a LINE user who will book."""
+    user = line_sandbox.add_user(display_name="伊藤 さくら")
+    return dict(url=line_app.url, key=line_app.booking_key, owner=line_app.owner_email,
+                channel_id=line_app.channel_id, user_id=user["user_id"])
 
 
 def test_a_visitor_books_with_line_and_the_owner_sees_it_on_the_linked_record(browser, booking_app, line_sandbox):
@@ -76,7 +31,7 @@ def test_a_visitor_books_with_line_and_the_owner_sees_it_on_the_linked_record(br
         visitor.on("pageerror", lambda error: problems.append(str(error)))
         visitor.on("response", lambda r: r.status >= 500 and problems.append(f"{r.status} {r.url}"))
         visitor.goto(f"/book/{booking_app['key']}")
-        expect(visitor.get_by_role("heading", name="E2E予約サロン")).to_be_visible()
+        expect(visitor.get_by_role("heading", name="E2Eサロン")).to_be_visible()
         visitor.locator(".menu-item", has_text="シャンプー・ブロー込み").click()  # カット 60分 ¥4,400
         first_time = visitor.locator(".time-grid a").first
         expect(first_time).to_be_visible()
@@ -88,7 +43,7 @@ def test_a_visitor_books_with_line_and_the_owner_sees_it_on_the_linked_record(br
         visitor.get_by_role("button", name="LINE連携する").click()
         # The sandbox's LINE Login page: pick the user; adding the shop as a friend is ticked.
         expect(visitor.get_by_role("heading", name="どのLINEユーザーとしてログインしますか？")).to_be_visible()
-        expect(visitor.get_by_label("「E2E予約サロン」を友だち追加")).to_be_checked()
+        expect(visitor.get_by_label("「E2Eサロン」を友だち追加")).to_be_checked()
         visitor.get_by_role("button", name=re.compile("伊藤 さくら")).click()
 
         expect(visitor.locator(".line-signed-in")).to_contain_text("伊藤 さくら としてLINEでログイン中")
