@@ -72,6 +72,9 @@ class Config:
     # "sync" runs them at once (tests).
     JOBS_MODE = os.environ.get("JOBS_MODE") or ("rq" if os.environ.get("REDIS_URL") else "thread")
 
+    # From this date the LINE tab is premium only (seed 002: 2025年1月10日以降).
+    LINE_TAB_PREMIUM_FROM = os.environ.get("LINE_TAB_PREMIUM_FROM", "2025-01-10")
+
     CUSTOMERS_PER_PAGE = int(os.environ.get("CUSTOMERS_PER_PAGE", "50"))
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "JP")
     NODE_MODULES_DIR = os.environ.get("NODE_MODULES_DIR", str(BASE_DIR / "node_modules"))

@@ -8,6 +8,7 @@ from crm.customers.forms import CustomerForm
 from crm.customers.models import Customer
 from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
+from crm.plans import require_line_tab
 from crm.staff.forms import ConfirmForm
 
 TABS = ("info", "line", "bookings")
@@ -122,6 +123,8 @@ def show(customer_id, tab):
     friend = services.friend_of(customer)
     if tab == "line" and friend is None:
         abort(404)  # the LINE tab exists only for customers linked to a LINE friend
+    if tab == "line":
+        require_line_tab()
     if tab == "line":
         from crm.line_tab.views import line_tab_context
 

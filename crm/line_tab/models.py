@@ -32,9 +32,28 @@ class LineFriend(ShopOwnedMixin, TimestampMixin, db.Model):
     reply_token: Mapped[str | None] = mapped_column(sa.String(255))
     reply_token_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    customer = relationship("Customer", back_populates="line_friend", lazy="raise")
+    # Read state of the conversation: unread from the oldest unread message
+    # until someone opens the LINE tab or replies; 後で通知 sets it again.
+    unread_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unread_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0, server_default="0")
+    notify_later_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    notify_later_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_read_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
 
-    __table_args__ = (sa.UniqueConstraint("shop_id", "line_user_id", name="uq_line_friends_shop_user"),)
+    customer = relationship("Customer", back_populates="line_friend", lazy="raise")
+    last_read_by = relationship("Staff", foreign_keys=[last_read_by_id], lazy="raise")
+
+    __table_args__ = (
+        sa.UniqueConstraint("shop_id", "line_user_id", name="uq_line_friends_shop_user"),
+        sa.Index("ix_line_friends_shop_unread", "shop_id", "unread_since"),
+        sa.Index("ix_line_friends_shop_last_message", "shop_id", "last_message_at"),
+    )
+
+    @property
+    def unread(self):
+        return self.unread_since is not None
 
     @property
     def blocked(self):
@@ -50,10 +69,13 @@ class Direction(enum.StrEnum):
 
 
 class SendStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"  # 送信予約: waits for scheduled_at
+    HELD = "held"  # 保留: a scheduled message of a shop that is not premium
     QUEUED = "queued"  # written, not yet handed to LINE
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 def _str_enum(enum_cls):
@@ -91,15 +113,39 @@ class LineMessage(ShopOwnedMixin, TimestampMixin, db.Model):
     attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     failure_reason: Mapped[str | None] = mapped_column(sa.Text)
     line_request_id: Mapped[str | None] = mapped_column(sa.String(64))
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    # One per composed message: a double click, a retried request or a second
+    # tab submitting the same composition finds this row instead of sending again.
+    client_key: Mapped[str | None] = mapped_column(sa.String(64))
 
     friend = relationship("LineFriend", lazy="raise")
-    sender = relationship("Staff", lazy="raise")
+    sender = relationship("Staff", foreign_keys=[sender_id], lazy="raise")
+    approved_by = relationship("Staff", foreign_keys=[approved_by_id], lazy="raise")
 
     __table_args__ = (
         sa.UniqueConstraint("shop_id", "line_message_id", name="uq_line_messages_shop_line_message"),
+        sa.UniqueConstraint("shop_id", "client_key", name="uq_line_messages_shop_client_key"),
         sa.Index("ix_line_messages_friend_sent", "friend_id", "sent_at", "id"),
+        sa.Index("ix_line_messages_status_scheduled", "status", "scheduled_at"),
     )
 
     @property
     def hidden(self):
         return self.unsent_at is not None
+
+
+class LineRead(ShopOwnedMixin, db.Model):
+    """Who read a conversation, and when: one row each time someone opens the LINE tab with unread messages."""
+
+    __tablename__ = "line_reads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    friend_id: Mapped[int] = mapped_column(sa.ForeignKey("line_friends.id", ondelete="CASCADE"), nullable=False)
+    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    unread_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+
+    staff = relationship("Staff", lazy="raise")
+
+    __table_args__ = (sa.Index("ix_line_reads_friend", "friend_id", "read_at"),)

@@ -41,6 +41,8 @@ class Staff(UserMixin, ShopOwnedMixin, TimestampMixin, db.Model):
     )
     active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
     locale: Mapped[str | None] = mapped_column(sa.String(8))
+    # The LINE composer's send key: "enter" (Shift+Enter for a new line) or "alt_enter".
+    send_key: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="enter", server_default="enter")
     # Bumped on password reset and deactivation; it is part of the session id,
     # so every existing session of the account ends.
     session_version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
