@@ -79,6 +79,11 @@ def seed_demo_command(customers, sandbox_url, public_url):
     from crm.demo import connect_demo_to_sandbox, seed_demo
 
     result = seed_demo(customer_count=customers)
+    if not sandbox_url:
+        from crm.bookings.demo import seed_booking_demo
+        from crm.shops.models import Shop
+
+        seed_booking_demo(db.session.get(Shop, result["shop_id"]))
     if sandbox_url:
         with current_app.test_request_context():
             result["line"] = connect_demo_to_sandbox(result["shop_id"], sandbox_url, public_url)

@@ -134,12 +134,12 @@ DEMO_CHANNEL = {
 }
 
 
-def _post_json(url, body):
+def _post_json(url, body, method="POST"):
     import json
     import urllib.request
 
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method=method
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read() or b"{}")
@@ -159,5 +159,17 @@ def connect_demo_to_sandbox(shop_id, sandbox_url, public_base_url):
     friends = db.session.scalars(sa.select(LineFriend).where(LineFriend.shop_id == shop_id)).all()
     for friend in friends:  # the phone page can then act as each demo friend
         _post_json(f"{sandbox_url}/_sandbox/users", {"user_id": friend.line_user_id, "display_name": friend.display_name})
+        status = "friend" if friend.followed else "blocked"
+        _post_json(f"{sandbox_url}/_sandbox/channels/{DEMO_CHANNEL['channel_id']}/users/{friend.line_user_id}/friendship",
+                   {"status": status}, method="PUT")
+    from crm.bookings.demo import seed_booking_demo
+    from crm.bookings.services import booking_page_url
+    from crm.line_platform.richmenu import install
+    from crm.shops.models import Shop
+
+    shop = db.session.get(Shop, shop_id)
+    seed_booking_demo(shop, sandbox_url=sandbox_url, bot_channel_id=DEMO_CHANNEL["channel_id"])
+    install(channel, booking_page_url(shop))  # 予約する・予約を確認する on the sandbox phone
     db.session.flush()
-    return {"channel_id": DEMO_CHANNEL["channel_id"], "webhook_path": path, "phone_url": f"{sandbox_url}/phone"}
+    return {"channel_id": DEMO_CHANNEL["channel_id"], "webhook_path": path, "phone_url": f"{sandbox_url}/phone",
+            "booking_url": booking_page_url(shop)}
