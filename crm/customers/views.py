@@ -129,6 +129,7 @@ def show(customer_id, tab):
         from crm.line_tab.views import line_tab_context
 
         context = line_tab_context(customer, friend)
+        db.session.commit()  # opening the LINE tab reads the conversation
     else:
         context = dict(customer=customer, friend=friend, tab=tab, delete_form=ConfirmForm())
         if tab == "bookings":

@@ -186,6 +186,9 @@ def on_message(event, friend, payload):
     db.session.flush()
     if friend.last_message_at is None or event.occurred_at > friend.last_message_at:
         friend.last_message_at = event.occurred_at
+    from crm.line_tab.conversation import record_incoming
+
+    record_incoming(friend, row)
     _remember_reply_token(event, friend, payload)
     if row.media_status == "pending":
         from crm.line_platform.media import schedule_download

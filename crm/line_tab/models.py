@@ -43,7 +43,7 @@ class LineFriend(ShopOwnedMixin, TimestampMixin, db.Model):
     last_read_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
 
     customer = relationship("Customer", back_populates="line_friend", lazy="raise")
-    last_read_by = relationship("Staff", foreign_keys=[last_read_by_id], lazy="raise")
+    last_read_by = relationship("Staff", foreign_keys=[last_read_by_id], lazy="select")
 
     __table_args__ = (
         sa.UniqueConstraint("shop_id", "line_user_id", name="uq_line_friends_shop_user"),
