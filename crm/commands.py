@@ -104,6 +104,31 @@ def sweep_command():
     click.echo(f"re-enqueued {events} events, {messages} messages")
 
 
+@crm_cli.command("tick")
+def tick_command():
+    """Release due scheduled LINE messages, re-enqueue lost deliveries and events; idempotent, run every minute."""
+    from crm import jobs
+    from crm.line_tab.scheduling import tick
+
+    result = tick()
+    jobs.commit()
+    click.echo(json.dumps(result))
+
+
+@crm_cli.command("scheduler")
+@click.option("--interval", default=60, show_default=True, help="Seconds between ticks.")
+def scheduler_command(interval):
+    """Run rq's cron scheduler: `crm tick` as an rq job every minute (needs REDIS_URL and a worker)."""
+    from rq.cron import CronScheduler
+
+    from crm.jobs import redis_connection, run_worker_job
+
+    cron = CronScheduler(connection=redis_connection())
+    cron.register(run_worker_job, "default", args=("crm.line_tab.scheduling.tick",), interval=interval,
+                  job_timeout=600, name="crm-line-tick")
+    cron.start()
+
+
 @crm_cli.command("worker")
 @click.argument("queues", nargs=-1)
 def worker_command(queues):
@@ -114,5 +139,83 @@ def worker_command(queues):
 
     # SimpleWorker runs jobs in this process, inside the CLI's app context, so
     # no forked child inherits the database pool's connections.
-    worker = SimpleWorker(list(queues) or ["default"], connection=redis_connection())
+    worker = SimpleWorker(list(queues) or [current_app.config["RQ_QUEUE"]], connection=redis_connection())
     worker.work(with_scheduler=True)
+
+
+@crm_cli.command("set-plan")
+@click.argument("shop_id", type=int)
+@click.argument("plan", type=click.Choice([p.value for p in Plan]))
+@click.option("--until", "until", default=None, help="A trial's last day (YYYY-MM-DD, the shop's timezone).")
+def set_plan_command(shop_id, plan, until):
+    """Change a shop's plan; losing the LINE tab holds its scheduled messages (保留). Prints JSON."""
+    from datetime import date
+
+    from crm.plans import line_tab_available
+    from crm.plans.services import PlanError, end_of_day, set_plan
+    from crm.shops.models import Shop
+
+    shop = db.session.get(Shop, shop_id)
+    if shop is None:
+        raise click.ClickException(f"no shop {shop_id}")
+    until_at = None
+    if until:
+        try:
+            until_at = end_of_day(date.fromisoformat(until), shop.timezone)
+        except ValueError as exc:
+            raise click.BadParameter("YYYY-MM-DD", param_hint="--until") from exc
+    try:
+        held = set_plan(shop, plan, until_at)
+    except PlanError as exc:
+        db.session.rollback()
+        raise click.UsageError(str(exc)) from exc
+    db.session.commit()
+    click.echo(json.dumps({"shop_id": shop.id, "plan": shop.plan.value,
+                           "plan_until": shop.plan_until.isoformat() if shop.plan_until else None,
+                           "line_tab": line_tab_available(shop), "held": held}))
+
+
+@crm_cli.command("tick-digests")
+@click.option("--now", default=None, help="Pretend it is this time (ISO 8601 with offset); for operators and tests.")
+def tick_digests_command(now):
+    """Send the due 8:00/20:00 digests of unread LINE messages; idempotent, run every minute."""
+    from datetime import datetime
+
+    from crm.digests.services import run_digest_tick
+
+    at = datetime.fromisoformat(now) if now else None
+    if at is not None and at.tzinfo is None:
+        raise click.BadParameter("give an offset, e.g. 2025-03-01T08:00:00+09:00", param_hint="--now")
+    result = run_digest_tick(at)
+    click.echo(json.dumps(result.as_dict()))
+
+
+@crm_cli.command("notify-setup")
+def notify_setup_command():
+    """Create the staff rich menus on the notification channel and point its webhook at this app."""
+    from crm.digests import line_notify
+    from crm.urls import external_url
+
+    if not line_notify.configured():
+        raise click.ClickException("set NOTIFY_LINE_CHANNEL_ID, NOTIFY_LINE_CHANNEL_SECRET, NOTIFY_LINE_CHANNEL_ACCESS_TOKEN")
+    with current_app.test_request_context():
+        menus = line_notify.setup(external_url("customers.index"), external_url("digests.notifications"),
+                                  external_url("digests.notify_webhook"))
+    db.session.commit()
+    click.echo(json.dumps(menus))
+
+
+@crm_cli.command("cron")
+def cron_command():
+    """Run rq's cron scheduler with the periodic jobs (the digest tick every minute); needs REDIS_URL.
+
+    Run one or more (duplicates are harmless: each digest is sent once) next to `flask crm worker`.
+    """
+    from rq.cron import CronScheduler
+
+    from crm.digests.tasks import register_cron
+    from crm.jobs import redis_connection
+
+    scheduler = CronScheduler(connection=redis_connection())
+    register_cron(scheduler)
+    scheduler.start()

@@ -26,6 +26,7 @@ class Config:
         "pool_recycle": int(os.environ.get("DB_POOL_RECYCLE", "1800")),
     }
     REDIS_URL = os.environ.get("REDIS_URL")  # unset: jobs run in-process
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -75,6 +76,28 @@ class Config:
     # From this date the LINE tab is premium only (seed 002: 2025年1月10日以降).
     LINE_TAB_PREMIUM_FROM = os.environ.get("LINE_TAB_PREMIUM_FROM", "2025-01-10")
 
+    # Daily digests of unread LINE messages (crm/digests): local times, and how late a
+    # slot may still be sent after the scheduler was down (later it is skipped).
+    DIGEST_SLOTS = os.environ.get("DIGEST_SLOTS", "08:00,20:00")
+    DIGEST_CATCH_UP_MINUTES = int(os.environ.get("DIGEST_CATCH_UP_MINUTES", "120"))
+    DIGEST_MAX_CUSTOMERS = int(os.environ.get("DIGEST_MAX_CUSTOMERS", "20"))  # listed in LINE and email
+    # Email of the digests; unset SMTP_HOST: no email.
+    SMTP_HOST = os.environ.get("SMTP_HOST")
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "587"))
+    SMTP_USER = os.environ.get("SMTP_USER")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD")
+    SMTP_FROM = os.environ.get("SMTP_FROM", "no-reply@localhost")
+    SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", True)
+    SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "10"))
+    # The service's own LINE channel that notifies staff (one for the whole installation).
+    NOTIFY_LINE_CHANNEL_ID = os.environ.get("NOTIFY_LINE_CHANNEL_ID")
+    NOTIFY_LINE_CHANNEL_SECRET = os.environ.get("NOTIFY_LINE_CHANNEL_SECRET")
+    NOTIFY_LINE_CHANNEL_ACCESS_TOKEN = os.environ.get("NOTIFY_LINE_CHANNEL_ACCESS_TOKEN")
+    NOTIFY_LINE_BASIC_ID = os.environ.get("NOTIFY_LINE_BASIC_ID")  # "@123abcde", shown to staff
+    NOTIFY_LINK_CODE_MINUTES = int(os.environ.get("NOTIFY_LINK_CODE_MINUTES", "30"))
+    # How to upgrade to premium (there is no payment provider): shown on ご利用中プラン.
+    PLAN_CONTACT = os.environ.get("PLAN_CONTACT", "")
+
     CUSTOMERS_PER_PAGE = int(os.environ.get("CUSTOMERS_PER_PAGE", "50"))
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "JP")
     NODE_MODULES_DIR = os.environ.get("NODE_MODULES_DIR", str(BASE_DIR / "node_modules"))
@@ -103,6 +126,7 @@ class TestingConfig(Config):
     LINE_RETRY_WAIT_MAX = 0.05
     LINE_API_TIMEOUT = 2
     PUBLIC_BASE_URL = "http://127.0.0.1"
+    SMTP_STARTTLS = False
 
 
 class ProductionConfig(Config):

@@ -26,18 +26,31 @@ def enqueue_after_commit(path, *args):
     db.session.info.setdefault("pending_jobs", []).append((path, args))
 
 
+def enqueue_at_after_commit(when, path, *args, job_id=None):
+    """With rq, run `path(*args)` at `when` (rq's scheduler) once the transaction has committed.
+
+    Other modes do nothing: the periodic tick finds the rows that are due.
+    A job id makes the same timed job (e.g. one per second) queued once.
+    """
+    db.session.info.setdefault("pending_timed_jobs", {})[job_id or object()] = (when, path, args, job_id)
+
+
 def commit():
     """Commit the session, then enqueue the jobs that waited for it."""
     db.session.commit()
     pending = db.session.info.pop("pending_jobs", [])
+    timed = db.session.info.pop("pending_timed_jobs", {})
     for path, args in pending:
         enqueue(path, *args)
+    for when, path, args, job_id in timed.values():
+        enqueue_at(when, path, *args, job_id=job_id)
 
 
 def rollback():
     """Roll back and forget the jobs that depended on the rolled-back rows."""
     db.session.rollback()
     db.session.info.pop("pending_jobs", None)
+    db.session.info.pop("pending_timed_jobs", None)
 
 
 def run_job(path, *args):
@@ -88,11 +101,17 @@ def redis_connection():
     return client
 
 
-def queue(name="default"):
+def queue(name=None):
     """The rq queue jobs go to."""
+    name = name or current_app.config["RQ_QUEUE"]
     from rq import Queue
 
     return Queue(name, connection=redis_connection())
+
+
+def _flag_key(flag):
+    # Namespaced by queue, so installations (and test runs) sharing a Redis keep apart.
+    return f"{current_app.config['RQ_QUEUE']}:{flag}"
 
 
 def request_drain(flag, path):
@@ -105,17 +124,17 @@ def request_drain(flag, path):
     """
     if current_app.config["JOBS_MODE"] != "rq":
         return enqueue(path)
-    if redis_connection().set(flag, "1", nx=True, ex=60):
+    if redis_connection().set(_flag_key(flag), "1", nx=True, ex=60):
         enqueue(path)
 
 
 def drain_started(flag):
     """Called by a drain job before it reads: later rows must queue a new drain."""
     if current_app.config["JOBS_MODE"] == "rq":
-        redis_connection().delete(flag)
+        redis_connection().delete(_flag_key(flag))
 
 
-def enqueue(path, *args, queue_name="default"):
+def enqueue(path, *args, queue_name=None):
     """Run `path(*args)` in the background; call it after the commit that made its rows."""
     mode = current_app.config["JOBS_MODE"]
     if mode == "sync":
@@ -124,3 +143,11 @@ def enqueue(path, *args, queue_name="default"):
         app = current_app._get_current_object()
         return _thread_pool().submit(_run_in_app, app, path, args)
     return queue(queue_name).enqueue("crm.jobs.run_worker_job", path, *args, job_timeout=600)
+
+
+def enqueue_at(when, path, *args, job_id=None, queue_name=None):
+    """With rq, run `path(*args)` at `when` (aware datetime); a no-op in the other modes."""
+    if current_app.config["JOBS_MODE"] != "rq":
+        return None
+    return queue(queue_name).enqueue_at(when, "crm.jobs.run_worker_job", path, *args, job_id=job_id,
+                                        job_timeout=600)

@@ -1,5 +1,6 @@
 """Webhook events through rq on a real Redis: one drain job, processed by a worker, nothing lost."""
 import os
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -16,11 +17,13 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 @pytest.fixture
 def rq_mode(app, monkeypatch):
     redis = Redis.from_url(REDIS_URL)
-    redis.flushdb()
     monkeypatch.setitem(app.config, "JOBS_MODE", "rq")
     monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
+    # A queue of its own: other runs on this machine may share the Redis database.
+    monkeypatch.setitem(app.config, "RQ_QUEUE", f"test-{uuid.uuid4().hex[:8]}")
     yield redis
-    redis.flushdb()
+    for key in redis.scan_iter(f"*{app.config['RQ_QUEUE']}*"):
+        redis.delete(key)
     redis.close()
 
 
@@ -36,7 +39,7 @@ def test_deliveries_queue_one_drain_job_that_processes_them_in_time_order(app, c
     user = "U" + "f" * 32
     line_shop.post_events(client, [_text(user, 3, 1700000003000)])
     line_shop.post_events(client, [_text(user, 1, 1700000001000), _text(user, 2, 1700000002000)])
-    queue = Queue("default", connection=rq_mode)
+    queue = Queue(app.config["RQ_QUEUE"], connection=rq_mode)
     assert queue.count == 1  # the second delivery found a drain already on its way
     assert all(e.processed_at is None for e in _db.session.scalars(sa.select(LineWebhookEvent)))
 
@@ -49,21 +52,22 @@ def test_deliveries_queue_one_drain_job_that_processes_them_in_time_order(app, c
     assert all(e.processed_at is not None for e in events)
     texts = _db.session.scalars(sa.select(LineMessage.text).order_by(LineMessage.sent_at)).all()
     assert texts == ["m1", "m2", "m3"]
-    assert rq_mode.get("crm:line-events:drain") is None  # the next delivery queues a new drain
+    assert rq_mode.get(f"{app.config['RQ_QUEUE']}:crm:line-events:drain") is None  # the next delivery queues a new drain
 
 
 def test_a_flushed_redis_loses_no_event(app, client, line_shop, rq_mode):
     from crm.line_platform.events import sweep_unprocessed
 
     line_shop.post_events(client, [_text("U" + "9" * 32, 7, 1700000007000)])
-    rq_mode.flushdb()  # the queued job and the flag are gone
+    for key in rq_mode.scan_iter(f"*{app.config['RQ_QUEUE']}*"):  # Redis lost the job and the flag
+        rq_mode.delete(key)
     assert sweep_unprocessed() == 1  # PostgreSQL still knows what is unprocessed
-    assert Queue("default", connection=rq_mode).count == 1
+    assert Queue(app.config["RQ_QUEUE"], connection=rq_mode).count == 1
 
 
 def test_worker_process_runs_jobs_with_an_app_context(app, rq_mode):
     """SimpleWorker + run_worker_job, as `flask crm worker` runs them."""
-    queue = Queue("default", connection=rq_mode)
+    queue = Queue(app.config["RQ_QUEUE"], connection=rq_mode)
     queue.enqueue("crm.jobs.run_worker_job", "crm.line_platform.events.drain_events")
     with app.app_context():
         worker = SimpleWorker([queue], connection=rq_mode)
