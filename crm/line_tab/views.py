@@ -160,3 +160,34 @@ def send_key():
     current_user.send_key = choice
     db.session.commit()
     return redirect(request.referrer or url_for("line_tab.inbox"))
+
+
+def _export_response(kind, shop, friend_ids, stem):
+    from flask import Response, stream_with_context
+
+    from crm.line_tab import export
+
+    if kind == "csv":
+        response = Response(stream_with_context(export.csv_chunks(shop, friend_ids)), mimetype="text/csv")
+        filename = f"{stem}.csv"
+    else:
+        response = Response(export.xlsx_bytes(shop, friend_ids),
+                            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        filename = f"{stem}.xlsx"
+    response.headers["Content-Disposition"] = f"attachment; filename={filename}"
+    return response
+
+
+@blueprint.get("/customers/<int:customer_id>/line/export.<any(csv, xlsx):kind>")
+def export_customer(customer_id, kind):
+    """One customer's whole LINE history, unread messages included."""
+    customer, friend = _linked(customer_id)
+    return _export_response(kind, current_user.shop, [friend.id], f"line-history-customer-{customer.id}")
+
+
+@blueprint.get("/line/export.<any(csv, xlsx):kind>")
+def export_shop(kind):
+    """The whole shop's LINE history (owner only)."""
+    if not current_user.is_owner:
+        abort(403)
+    return _export_response(kind, current_user.shop, None, f"line-history-shop-{current_user.shop_id}")
