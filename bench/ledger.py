@@ -564,9 +564,10 @@ def git_revision():
         return "unknown"
 
 
-def write_docs(section):
+def write_docs(section, title=SECTION):
+    """Replace (or append) the section headed `title` in docs/benchmarks.md; others stay."""
     text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1)
     else:

@@ -125,17 +125,18 @@ def show(customer_id, tab):
         abort(404)  # the LINE tab exists only for customers linked to a LINE friend
     if tab == "line":
         require_line_tab()
-    if tab == "line":
         from crm.line_tab.views import line_tab_context
 
         context = line_tab_context(customer, friend)
-        db.session.commit()  # opening the LINE tab reads the conversation
     else:
         context = dict(customer=customer, friend=friend, tab=tab, delete_form=ConfirmForm())
         if tab == "bookings":
             from crm.bookings.services import customer_bookings
 
             context["bookings"] = customer_bookings(customer)
-    if htmx and htmx.target == "customer-tabs":
-        return _vary(render_template("customers/_tabs.html", **context))
-    return _vary(render_template("customers/show.html", **context))
+    template = "customers/_tabs.html" if htmx and htmx.target == "customer-tabs" else "customers/show.html"
+    html = render_template(template, **context)
+    # Opening the LINE tab read the conversation; committed after rendering, so the
+    # page is not rendered from objects the commit expired (a query per message).
+    db.session.commit()
+    return _vary(html)

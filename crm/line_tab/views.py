@@ -43,6 +43,7 @@ def _tabs(customer, friend, status=200, **extra):
     context = line_tab_context(customer, friend, **extra)
     template = "customers/_tabs.html" if htmx else "customers/show.html"
     response = make_response(render_template(template, **context), status)
+    db.session.commit()  # reading the conversation, after rendering
     response.vary.add("HX-Request")
     return response
 
@@ -71,9 +72,10 @@ def poll(customer_id):
     new, changed = conversation.since(friend, after, changed_since)
     if any(m.direction.value == "in" for m in new):
         conversation.mark_read(friend, current_user)  # the conversation is on someone's screen
-    db.session.commit()
-    return render_template("line_tab/_poll.html", customer=customer, new=new, changed=changed,
+    html = render_template("line_tab/_poll.html", customer=customer, new=new, changed=changed,
                            poll_after=conversation.latest_id(new, after), poll_since=polled_at.isoformat())
+    db.session.commit()  # after rendering: the commit expires what was rendered
+    return html
 
 
 @blueprint.post("/customers/<int:customer_id>/line/messages")
