@@ -80,6 +80,7 @@ def register_blueprints(app):
     """Attach every domain's blueprint (importing its views registers the routes)."""
     import crm.bookings.views  # noqa: F401
     import crm.customers.views  # noqa: F401
+    import crm.digests.views  # noqa: F401
     import crm.line_platform.views  # noqa: F401
     import crm.line_tab.views  # noqa: F401
     import crm.linking.views  # noqa: F401
@@ -87,9 +88,11 @@ def register_blueprints(app):
     from crm.assets import blueprint as assets_bp
     from crm.bookings import blueprint as bookings_bp
     from crm.customers import blueprint as customers_bp
+    from crm.digests import blueprint as digests_bp
     from crm.line_platform import blueprint as line_platform_bp
     from crm.line_tab import blueprint as line_tab_bp
     from crm.linking import blueprint as linking_bp
+    from crm.plans.views import blueprint as plans_bp
     from crm.staff import blueprint as staff_bp
 
     app.register_blueprint(assets_bp)
@@ -99,6 +102,8 @@ def register_blueprints(app):
     app.register_blueprint(line_tab_bp)
     app.register_blueprint(linking_bp)
     app.register_blueprint(bookings_bp)
+    app.register_blueprint(digests_bp)
+    app.register_blueprint(plans_bp)
 
     @app.get("/")
     def index():

@@ -8,3 +8,4 @@ from crm.line_tab.models import LineMessage, LineRead  # noqa: F401
 from crm.shops.models import LineChannel  # noqa: F401
 from crm.linking.models import LinkRequest, SpentLinkToken  # noqa: F401
 from crm.bookings.models import Booking, BookingSlot, BusinessHours, Closure, Service  # noqa: F401
+from crm.digests.models import DigestRun, DigestSend, Notification, NotificationSettings, NotifyRichMenu  # noqa: F401

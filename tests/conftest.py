@@ -15,7 +15,7 @@ from crm.extensions import db as _db
 from crm.extensions import limiter
 from tests import factories
 
-pytest_plugins = ["tests.plugins.line_sandbox", "tests.plugins.line_shop"]
+pytest_plugins = ["tests.plugins.line_sandbox", "tests.plugins.line_shop", "tests.plugins.smtp_sink"]
 
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
