@@ -23,16 +23,13 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import itertools
 import json
 import os
 import platform
 import random
-import re
 import shlex
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+from _docs import write_section  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from redis import Redis  # noqa: E402
@@ -302,17 +300,6 @@ def pct(values, q):
 
 # --- report ------------------------------------------------------------------------------
 
-def write_docs(section, docs=DOCS):
-    text = docs.read_text(encoding="utf-8") if docs.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    docs.parent.mkdir(parents=True, exist_ok=True)
-    docs.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop requests per second")
@@ -354,7 +341,6 @@ def main(argv=None):
         asyncio.run(closed_loop(crm.url + path, bodies.make, args.clients, 2.0))
         asyncio.run(closed_loop(bare.url + path, bodies.make, args.clients, 1.0))
         rows_before = count_rows()
-        queued_before = redis.llen("rq:queue:default")
 
         print(f"open loop: {args.rate:g} req/s for {args.duration:g} s ...", flush=True)
         ol = asyncio.run(open_loop(crm.url + path, bodies, args.rate, args.duration))
@@ -442,7 +428,7 @@ rq drain jobs waiting: {queued} (one expected). A request unanswered after
 | bare Flask `return {{}}, 200` | {tb['rps']:.0f} |
 | ratio | {ratio:.2f} (target ≥ {TARGET_RATIO:.2f}: {'met' if ratio_met else '**missed**'}) |
 """ + ("" if p99_met and ratio_met else WHY_MISSED)
-        write_docs(section, args.docs_path)
+        write_section(SECTION, section, args.docs_path)
         print(f"wrote {args.docs_path}")
     return 0 if (all_200 and rows_ok and tput_ok and p99_met and ratio_met and not errors) else 1
 

@@ -2,7 +2,6 @@
 import logging
 from pathlib import Path
 
-import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -16,7 +15,6 @@ from crm.line_platform.channels import check_channel
 from crm.line_platform.events import DRAIN_FLAG
 from crm.line_platform.forms import ChannelForm
 from crm.line_tab.models import LineFriend, LineMessage
-from crm.shops.models import LineChannel
 from crm.staff.decorators import owner_required
 from crm.staff.forms import ConfirmForm
 

@@ -1,5 +1,4 @@
 """Processing events from the sandbox: friends, messages, unsend, edits, media, order."""
-import json
 
 import sqlalchemy as sa
 

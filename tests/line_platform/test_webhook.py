@@ -1,6 +1,5 @@
 """Webhook ingestion: signature, size, shape, exactly-once storage."""
 import json
-import threading
 from pathlib import Path
 
 import pytest

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from crm.extensions import db as _db
-from crm.line_tab.models import Direction, LineFriend, LineMessage, LineRead, SendStatus
+from crm.line_tab.models import Direction, LineMessage, LineRead, SendStatus
 from crm.shops.models import Plan
 from tests.factories import make_customer, make_friend, make_staff
 
