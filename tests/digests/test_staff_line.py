@@ -161,3 +161,16 @@ def test_the_notification_list(app, client, auth, db):
     auth.login(other_owner)
     assert "サロン花" not in client.get("/notifications").get_data(as_text=True)
     assert _db.session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 1
+
+
+def test_menu_links_to_notifications_settings_and_the_plan_page(app, client, auth, db):
+    shop, owner = make_shop()
+    staff = make_staff(shop)
+    auth.login(owner)
+    html = client.get("/customers/").get_data(as_text=True)
+    assert 'href="/notifications"' in html and 'hx-get="/notifications/badge"' in html
+    assert 'href="/profile/notifications"' in html and 'href="/settings/plan"' in html
+    auth.logout()
+    auth.login(staff)
+    html = client.get("/customers/").get_data(as_text=True)
+    assert 'href="/profile/notifications"' in html and 'href="/settings/plan"' not in html
