@@ -52,9 +52,10 @@ def install_listeners():
         sa.event.listen(Session, "after_flush", _read_state_changed)
 
 
-def register_cron(scheduler, queue_name="default"):
+def register_cron(scheduler, queue_name=None):
     """Register the digest tick on an rq CronScheduler: every minute, through crm.jobs.run_worker_job."""
     from crm.jobs import run_worker_job
 
+    queue_name = queue_name or current_app.config.get("RQ_QUEUE") or "default"
     return scheduler.register(run_worker_job, queue_name, args=("crm.digests.tasks.tick_job",), cron="* * * * *",
                               job_timeout=current_app.config.get("DIGEST_TICK_TIMEOUT", 600), name="digest-tick")

@@ -1,6 +1,7 @@
 """The digest tick on rq's cron scheduler (a real Redis), and `flask crm tick-digests`."""
 import json
 import os
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -16,11 +17,13 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
-def redis():
+def redis(app, monkeypatch):
+    """Redis with a queue of this test's own (other suites may share the database: no flush)."""
     client = Redis.from_url(REDIS_URL)
-    client.flushdb()
+    monkeypatch.setitem(app.config, "RQ_QUEUE", f"test-{uuid.uuid4().hex[:8]}")
     yield client
-    client.flushdb()
+    for key in client.scan_iter(f"*{app.config['RQ_QUEUE']}*"):
+        client.delete(key)
     client.close()
 
 
@@ -34,8 +37,10 @@ def test_the_cron_scheduler_enqueues_the_tick_every_minute(app, db, redis):
     assert cron_job.get_next_enqueue_time() - cron_job.get_next_enqueue_time().replace(second=0, microsecond=0) == timedelta(0)
     cron_job.next_enqueue_time = cron_job.next_enqueue_time - timedelta(minutes=1)  # the minute has come
     assert scheduler.enqueue_jobs() == [cron_job]
-    [job] = Queue("default", connection=redis).jobs
+    queue = Queue(app.config["RQ_QUEUE"], connection=redis)
+    [job] = queue.jobs
     assert job.func_name == "crm.jobs.run_worker_job" and job.args == ("crm.digests.tasks.tick_job",)
+    job.delete()
     assert set(run_job(*job.args)) >= {"runs", "sends", "skipped"}  # what a worker runs
 
 
