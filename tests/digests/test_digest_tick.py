@@ -280,3 +280,39 @@ def test_owner_role_does_not_matter(app, db, mail):
     make_unread(shop, TOKYO_0800 - timedelta(hours=1))
     run_digest_tick(TOKYO_0800)
     assert {n.staff_id for n in _notifications()} == {owner.id, second_owner.id}
+
+
+def test_a_line_outage_is_retried_after_the_lease_and_a_refusal_is_recorded(app, salon, notify_channel):
+    shop, owner, sato, suzuki = salon
+    make_unread(shop, TOKYO_0800 - timedelta(hours=1))
+    owner_line, sato_line = notify_channel.connect(owner), notify_channel.connect(sato)
+    suzuki_line = notify_channel.connect(suzuki)
+    notify_channel.sandbox.set_friendship(notify_channel.id, suzuki_line, status="blocked")
+    notify_channel.sandbox.fault("/v2/bot/message/push", status=500, times=1)  # the owner's, the first
+    run_digest_tick(TOKYO_0800)
+    _db.session.expire_all()
+    by_staff = {s.staff_id: s for s in _sends()}
+    assert by_staff[owner.id].status == SendStatus.SENDING and by_staff[owner.id].line_status == ChannelStatus.SENDING
+    assert by_staff[sato.id].status == SendStatus.SENT and by_staff[sato.id].line_status == ChannelStatus.SENT
+    assert by_staff[suzuki.id].status == SendStatus.SENT and by_staff[suzuki.id].line_status == ChannelStatus.FAILED
+    assert "Failed to send messages" in by_staff[suzuki.id].line_error
+    run_digest_tick(TOKYO_0800 + timedelta(minutes=2))  # within the lease: left alone
+    assert notify_channel.pushes(owner_line) == []
+    run_digest_tick(TOKYO_0800 + timedelta(minutes=6))
+    _db.session.expire_all()
+    assert _db.session.get(DigestSend, by_staff[owner.id].id).line_status == ChannelStatus.SENT
+    assert len(notify_channel.pushes(owner_line)) == 1 and len(notify_channel.pushes(sato_line)) == 1
+
+
+def test_email_lists_at_most_the_configured_customers(app, salon, mail, monkeypatch):
+    shop, owner, *_ = salon
+    monkeypatch.setitem(app.config, "DIGEST_MAX_CUSTOMERS", 2)
+    for i in range(4):
+        make_unread(shop, TOKYO_0800 - timedelta(hours=i + 1), name=("客", f"{i}"))
+    make_unread(shop, TOKYO_0800 - timedelta(hours=9), linked=False, name=("", "ゆう"))
+    run_digest_tick(TOKYO_0800)
+    body = mail.to(owner.email)[0].get_content()
+    assert body.index("ゆうLINE（LINE・未連携）") < body.index("客 3 様")  # oldest first
+    assert "/line/friends/" in body and "ほか3人" in body and "客 0 様" not in body
+    assert "http://127.0.0.1/profile/notifications" in body  # how to stop them
+    assert len(_notifications(owner)[0].data["entries"]) == 5  # the in-app list has them all
