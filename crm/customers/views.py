@@ -3,6 +3,7 @@ from flask import abort, current_app, flash, make_response, redirect, render_tem
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from crm import jobs
 from crm.customers import blueprint, services
 from crm.customers.forms import CustomerForm
 from crm.customers.models import Customer
@@ -138,5 +139,5 @@ def show(customer_id, tab):
     html = render_template(template, **context)
     # Opening the LINE tab read the conversation; committed after rendering, so the
     # page is not rendered from objects the commit expired (a query per message).
-    db.session.commit()
+    jobs.commit()
     return _vary(html)

@@ -43,7 +43,7 @@ def _tabs(customer, friend, status=200, **extra):
     context = line_tab_context(customer, friend, **extra)
     template = "customers/_tabs.html" if htmx else "customers/show.html"
     response = make_response(render_template(template, **context), status)
-    db.session.commit()  # reading the conversation, after rendering
+    jobs.commit()  # reading the conversation, after rendering (jobs: the staff rich menus follow)
     response.vary.add("HX-Request")
     return response
 
@@ -74,7 +74,7 @@ def poll(customer_id):
         conversation.mark_read(friend, current_user)  # the conversation is on someone's screen
     html = render_template("line_tab/_poll.html", customer=customer, new=new, changed=changed,
                            poll_after=conversation.latest_id(new, after), poll_since=polled_at.isoformat())
-    db.session.commit()  # after rendering: the commit expires what was rendered
+    jobs.commit()  # after rendering: the commit expires what was rendered
     return html
 
 
@@ -121,7 +121,7 @@ def notify_later(customer_id):
         if remind_at is None:
             abort(400)
     conversation.notify_later(friend, current_user, remind_at)
-    db.session.commit()
+    jobs.commit()
     if htmx:
         # Only the notice changes: what is being typed in the composer stays as it is.
         response = make_response(render_template("line_tab/_notice.html", friend=friend))
