@@ -83,6 +83,7 @@ def register_blueprints(app):
     import crm.digests.views  # noqa: F401
     import crm.line_platform.views  # noqa: F401
     import crm.line_tab.views  # noqa: F401
+    import crm.line_tab.drafts_views  # noqa: F401
     import crm.linking.views  # noqa: F401
     import crm.staff.views  # noqa: F401
     from crm.assets import blueprint as assets_bp

@@ -116,17 +116,9 @@ def tick_command():
 
 
 @crm_cli.command("scheduler")
-@click.option("--interval", default=60, show_default=True, help="Seconds between ticks.")
-def scheduler_command(interval):
-    """Run rq's cron scheduler: `crm tick` as an rq job every minute (needs REDIS_URL and a worker)."""
-    from rq.cron import CronScheduler
-
-    from crm.jobs import redis_connection, run_worker_job
-
-    cron = CronScheduler(connection=redis_connection())
-    cron.register(run_worker_job, "default", args=("crm.line_tab.scheduling.tick",), interval=interval,
-                  job_timeout=600, name="crm-line-tick")
-    cron.start()
+def scheduler_command():
+    """The same as `crm cron`: rq's cron scheduler with every periodic job."""
+    cron_command.callback()
 
 
 @crm_cli.command("worker")
@@ -207,15 +199,17 @@ def notify_setup_command():
 
 @crm_cli.command("cron")
 def cron_command():
-    """Run rq's cron scheduler with the periodic jobs (the digest tick every minute); needs REDIS_URL.
+    """Run rq's cron scheduler with the periodic jobs (the digest tick and `crm tick` every minute); needs REDIS_URL.
 
-    Run one or more (duplicates are harmless: each digest is sent once) next to `flask crm worker`.
+    Run one or more (duplicates are harmless: each digest is sent once, each message too) next to `flask crm worker`.
     """
     from rq.cron import CronScheduler
 
     from crm.digests.tasks import register_cron
     from crm.jobs import redis_connection
+    from crm.line_tab.scheduling import register_cron as register_line_tick
 
     scheduler = CronScheduler(connection=redis_connection())
     register_cron(scheduler)
+    register_line_tick(scheduler)
     scheduler.start()

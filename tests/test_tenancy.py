@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from crm.bookings.models import Booking, BookingStatus, Service
 from crm.customers.models import Customer
 from crm.extensions import db as _db
+from crm.line_tab.drafts import DraftStatus, LineDraft
 from crm.line_tab.models import Direction, LineMessage
 from crm.linking.models import LinkRequest, RequestReason, RequestStatus
 from crm.staff.models import Staff
@@ -12,7 +13,7 @@ from tests.bookings.helpers import bookable_shop, book
 from tests.factories import make_customer, make_friend, make_shop, make_staff
 
 # Values for URL arguments that are not ids.
-OTHER_ARGS = {"tab": "line"}
+OTHER_ARGS = {"tab": "line", "kind": "csv"}
 
 
 def _id_routes(app):
@@ -25,7 +26,7 @@ def _id_routes(app):
 def test_every_id_route_is_known_to_this_test(app):
     # A new kind of id must be added to the fixture below, or the route is untested.
     known = {"customer_id", "staff_id", "friend_id", "message_id", "booking_id", "service_id",
-             "request_id"}
+             "request_id", "draft_id"}
     unknown = {arg for _, ids in _id_routes(app) for arg in ids} - known
     assert not unknown, f"add these ids to test_tenancy: {unknown}"
 
@@ -49,9 +50,13 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
                                phone_e164="+819012345678", source="richmenu", reason=RequestReason.NAME_MISMATCH,
                                candidate_ids=[victim.id])
     _db.session.add(link_request)
+    draft = LineDraft(shop_id=other_shop.id, friend_id=stranger.id, author_id=other_staff.id, text="他店の下書き",
+                      status=DraftStatus.PENDING)
+    _db.session.add(draft)
     _db.session.flush()
     ids = {"customer_id": victim.id, "staff_id": other_staff.id, "friend_id": stranger.id, "message_id": message.id,
-           "booking_id": booking.id, "service_id": service.id, "request_id": link_request.id}
+           "booking_id": booking.id, "service_id": service.id, "request_id": link_request.id,
+           "draft_id": draft.id}
     me = owner if as_owner else make_staff(shop)
     auth.login(me)
 
@@ -83,5 +88,6 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
     assert _db.session.get(Booking, booking.id).status == BookingStatus.BOOKED
     assert _db.session.get(Service, service.id).name == "カット"
     assert _db.session.get(LinkRequest, link_request.id).status == RequestStatus.PENDING
+    assert _db.session.get(LineDraft, draft.id).text == "他店の下書き"
     # the victim and the customer of the booking
     assert _db.session.scalar(sa.select(sa.func.count()).select_from(Customer).where(Customer.shop_id == other_shop.id)) == 2

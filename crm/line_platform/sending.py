@@ -129,6 +129,33 @@ def _claim(message_id, stale_after):
         return None
     friend = db.session.get(LineFriend, row.friend_id)
     channel = db.session.scalars(sa.select(LineChannel).where(LineChannel.shop_id == row.shop_id)).first()
+    return _claim_row(row, friend, channel, now)
+
+
+def _claim_many(message_ids, stale_after):
+    """_claim for a batch: the rows, their friends and channels in three queries, one flush."""
+    stmt = (sa.select(LineMessage).where(LineMessage.id.in_(message_ids)).order_by(LineMessage.id)
+            .execution_options(populate_existing=True))
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    now = utcnow()
+    rows = [
+        row for row in db.session.scalars(stmt)
+        if row.direction == Direction.OUTGOING and (
+            row.status == SendStatus.QUEUED
+            or (row.status == SendStatus.SENDING and row.updated_at <= now - stale_after))
+    ]
+    if not rows:
+        return []
+    friends = {f.id: f for f in db.session.scalars(
+        sa.select(LineFriend).where(LineFriend.id.in_({r.friend_id for r in rows})))}
+    channels = {c.shop_id: c for c in db.session.scalars(
+        sa.select(LineChannel).where(LineChannel.shop_id.in_({r.shop_id for r in rows})))}
+    plans = [_claim_row(row, friends[row.friend_id], channels.get(row.shop_id), now) for row in rows]
+    return [plan for plan in plans if plan is not None]
+
+
+def _claim_row(row, friend, channel, now):
     if channel is None or not channel.configured:
         _fail(row, _("LINEチャネルが設定されていません。"))
         return None
@@ -138,8 +165,10 @@ def _claim(message_id, stale_after):
     reply_token = None
     ttl = timedelta(seconds=current_app.config["LINE_REPLY_TOKEN_TTL"])
     # A message resumed after a crash never replies: only the retry key of a
-    # push can tell LINE not to deliver it twice.
-    if row.status == SendStatus.QUEUED and friend.reply_token and friend.reply_token_received_at > now - ttl:
+    # push can tell LINE not to deliver it twice.  Scheduled messages always
+    # push, so that a worker killed in the middle of a batch never repeats one.
+    if (row.status == SendStatus.QUEUED and row.scheduled_at is None and friend.reply_token
+            and friend.reply_token_received_at > now - ttl):
         reply_token, friend.reply_token = friend.reply_token, None
     row.status = SendStatus.SENDING
     row.updated_at = now
@@ -147,13 +176,16 @@ def _claim(message_id, stale_after):
                  row.retry_key, reply_token)
 
 
-def _call_line(plan):
-    """Reply if a token was claimed, else push with the retry key and retries. No database access."""
+def _call_line(plan, apis=None):
+    """Reply if a token was claimed, else push with the retry key and retries. No database access.
+
+    ``apis``: an open client for the plan's token (a batch reuses one per thread); else one is opened.
+    """
     attempts = 0
     if plan.reply_token:
         attempts += 1
         try:
-            with line_apis(plan.access_token) as apis:
+            with _apis(plan, apis) as apis:
                 response = apis.messaging.reply_message_with_http_info(
                     ReplyMessageRequest.from_dict({"replyToken": plan.reply_token, "messages": plan.messages})
                 )
@@ -164,7 +196,13 @@ def _call_line(plan):
             log.info("reply for message %s failed (%s); pushing instead", plan.message_id, line_error_reason(exc))
         except (Urllib3Error, OSError) as exc:
             log.info("reply for message %s failed (%s); pushing instead", plan.message_id, exc)
-    return _push(plan, attempts)
+    return _push(plan, attempts, apis)
+
+
+def _apis(plan, apis):
+    from contextlib import nullcontext
+
+    return nullcontext(apis) if apis is not None else line_apis(plan.access_token)
 
 
 def _request_id(headers):
@@ -172,7 +210,7 @@ def _request_id(headers):
     return headers.get("x-line-request-id") or headers.get("x-line-accepted-request-id")
 
 
-def _push(plan, attempts):
+def _push(plan, attempts, apis=None):
     config = current_app.config
     retrying = Retrying(
         stop=stop_after_attempt(config["LINE_SEND_ATTEMPTS"]),
@@ -185,7 +223,7 @@ def _push(plan, attempts):
     )
     request = PushMessageRequest.from_dict({"to": plan.to, "messages": plan.messages})
     try:
-        with line_apis(plan.access_token) as apis:
+        with _apis(plan, apis) as apis:
             for attempt in retrying:
                 with attempt:
                     attempts += 1
@@ -210,8 +248,8 @@ def _fail(row, reason):
     log.warning("LINE message %s failed: %s", row.id, reason)
 
 
-def _record(plan, outcome):
-    row = db.session.get(LineMessage, plan.message_id)
+def _record(plan, outcome, row=None):
+    row = row if row is not None else db.session.get(LineMessage, plan.message_id)
     row.via = outcome.via
     row.attempts += outcome.attempts
     if outcome.status == SendStatus.SENT:
@@ -242,6 +280,69 @@ def deliver(message_id, stale_after=timedelta(minutes=5)):
     return _record(plan, outcome)
 
 
+def setting(name, default):
+    """A tuning knob: the app's config, else the environment, else the default."""
+    import os
+
+    value = current_app.config.get(name)
+    return value if value is not None else os.environ.get(name, default)
+
+
+class _BatchCaller:
+    """Calls LINE for a batch's plans on a few threads, one open client per thread and token."""
+
+    def __init__(self, app):
+        import threading
+
+        self.app = app
+        self.local = threading.local()
+        self.opened = []
+
+    def __call__(self, plan):
+        with self.app.app_context():
+            clients = getattr(self.local, "clients", None)
+            if clients is None:
+                clients = self.local.clients = {}
+            apis = clients.get(plan.access_token)
+            if apis is None:
+                opened = line_apis(plan.access_token)
+                apis = clients[plan.access_token] = opened.__enter__()
+                self.opened.append(opened)
+            return _call_line(plan, apis)
+
+    def close(self):
+        for opened in self.opened:
+            opened.__exit__(None, None, None)
+
+
+def deliver_many(message_ids, stale_after=timedelta(minutes=5)):
+    """Job: deliver a batch (e.g. scheduled messages falling due together) with the same three steps.
+
+    Claim every message in one transaction, call LINE for them concurrently
+    (``LINE_SEND_THREADS``, reusing one connection per thread), record every
+    outcome (committed by the job runner).  A worker killed in between leaves
+    the claimed rows 送信中; the sweep resends them with their retry keys,
+    which LINE accepts once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    plans = _claim_many(list(message_ids), stale_after)
+    db.session.commit()
+    if not plans:
+        return []
+    caller = _BatchCaller(current_app._get_current_object())
+    threads = max(1, min(len(plans), int(setting("LINE_SEND_THREADS", 8))))
+    try:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="crm-line-send") as pool:
+            outcomes = list(pool.map(caller, plans))
+    finally:
+        caller.close()
+    rows = {row.id: row for row in db.session.scalars(
+        sa.select(LineMessage).where(LineMessage.id.in_([p.message_id for p in plans]))
+        .execution_options(populate_existing=True))}
+    return [_record(plan, outcome, rows[plan.message_id]) for plan, outcome in zip(plans, outcomes)]
+
+
 def sweep_outgoing(stale_after=timedelta(minutes=5)):
     """Re-enqueue messages whose job was lost (Redis flushed, worker killed)."""
     from crm.jobs import enqueue
@@ -251,7 +352,8 @@ def sweep_outgoing(stale_after=timedelta(minutes=5)):
         sa.select(LineMessage.id).where(
             LineMessage.direction == Direction.OUTGOING,
             sa.or_(
-                sa.and_(LineMessage.status == SendStatus.QUEUED, LineMessage.created_at < now - timedelta(minutes=1)),
+                # updated_at: when it was queued (written, or released by 送信予約)
+                sa.and_(LineMessage.status == SendStatus.QUEUED, LineMessage.updated_at < now - timedelta(minutes=1)),
                 sa.and_(LineMessage.status == SendStatus.SENDING, LineMessage.updated_at < now - stale_after),
             ),
         )
