@@ -1,12 +1,9 @@
 """Japanese by default, English on request, and an English catalog with every string translated."""
 import os
 
-import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask_babel import get_domain
 
 from crm.config import BASE_DIR
 
@@ -18,19 +15,6 @@ KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
 def _read_catalog():
     with EN_PO.open("rb") as f:
         return read_po(f, locale="en")
-
-
-@pytest.fixture
-def english(app):
-    """The compiled English catalog; built here, as bin/setup does, when pytest runs without it."""
-    mo = EN_PO.with_suffix(".mo")
-    if not mo.exists() or mo.stat().st_mtime < EN_PO.stat().st_mtime:
-        partial = mo.with_name(f".messages.{os.getpid()}.mo")  # *.mo: ignored by git
-        with partial.open("wb") as f:
-            write_mo(f, _read_catalog())
-        os.replace(partial, mo)
-        with app.app_context():
-            get_domain().cache.clear()  # forget a catalog loaded before it existed
 
 
 def _html(response):

@@ -264,7 +264,7 @@ def test_a_basic_shop_gets_no_digest_and_a_trial_does(app, db, mail):
     assert {n.staff_id for n in _notifications()} == {trial_owner.id}
 
 
-def test_english_for_staff_who_chose_it(app, salon, notify_channel):
+def test_english_for_staff_who_chose_it(app, salon, notify_channel, english):
     shop, owner, sato, _ = salon
     make_unread(shop, TOKYO_0800 - timedelta(minutes=45), count=2)
     sato.locale = "en"
