@@ -23,7 +23,6 @@ import argparse
 import base64
 import os
 import platform
-import re
 import shlex
 import signal
 import socket
@@ -43,6 +42,7 @@ import sqlalchemy as sa  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from redis import Redis  # noqa: E402
 
+from _docs import write_section  # noqa: E402
 from crm import create_app, jobs  # noqa: E402
 from crm.config import ProductionConfig  # noqa: E402
 from crm.extensions import db  # noqa: E402
@@ -264,10 +264,13 @@ def run(args):
             time.sleep(0.5)  # the first one takes rq's scheduler lock
         processes.append(Process("scheduler", flask + ["scheduler"], env, logdir))
 
-        due = next_whole_minute(args.lead_seconds)
+        lead = args.lead_seconds if args.lead_seconds is not None else 30 + 0.012 * args.messages
+        due = next_whole_minute(lead)
         t0 = time.monotonic()
         n = schedule_batch(app, world, args, due)
         print(f"  {n} messages scheduled for {due:%H:%M:%S} UTC in {time.monotonic() - t0:.0f} s", flush=True)
+        if datetime.now(timezone.utc) > due - timedelta(seconds=2):
+            raise SystemExit(f"writing the messages took past T; run again with --lead-seconds > {lead:.0f}")
         engine = sa.create_engine(f"{SERVER_URL}/{DB_NAME}")
         time.sleep(max(0.0, (due - datetime.now(timezone.utc)).total_seconds() - 1.0))
         early = status_counts(engine)
@@ -361,7 +364,7 @@ def report(args, command, batch, singles):
         f"- Machine: {machine()}; Redis db 11. Load average (1 min) before the run: {args.load_before:.1f}."
         " Everything (workers, rq scheduler, PostgreSQL, Redis, the sandbox) shares the same cores.",
         f"- Processes: {args.workers} × `flask --app wsgi crm worker` (rq SimpleWorker; the first also runs rq's"
-        " scheduler, polling every second) and `flask --app wsgi crm scheduler` (rq cron, `crm tick` every"
+        " scheduler, polling every second) and `flask --app wsgi crm scheduler` (the same as `crm cron`: rq cron, `crm tick` and the digest tick every"
         " minute). `LINE_DELIVER_BATCH` 50 messages per job, `LINE_SEND_THREADS` 8 concurrent pushes per job.",
         "- How it flows: scheduling writes SCHEDULED rows and one timed rq job per due second"
         " (`Queue.enqueue_at`, job id `crm-line-release-<epoch>`); at T that job runs `release_due`"
@@ -395,23 +398,14 @@ def report(args, command, batch, singles):
     return "\n".join(lines) + "\n"
 
 
-def write_docs(path, section):
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shops", type=int, default=100)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--singles", type=int, default=100)
-    parser.add_argument("--lead-seconds", type=float, default=20.0, help="at least this long before T")
+    parser.add_argument("--lead-seconds", type=float, default=None,
+                        help="T is at least this far ahead when writing starts (default: 30 s + 12 ms per message)")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--write-docs", action="store_true", help=f"update {DOCS.relative_to(ROOT)}")
@@ -423,7 +417,7 @@ def main(argv=None):
     print()
     print(section)
     if args.write_docs:
-        write_docs(DOCS, section)
+        write_section(SECTION, section, DOCS)
         print(f"updated {DOCS.relative_to(ROOT)}")
 
 
