@@ -79,11 +79,14 @@ uncached INSERT compile, the channel row and its decryption on every request) an
 *drain* job while one is waiting (a `SET NX`; the drain processes every unprocessed event in
 timestamp order), recycles connections instead of pinging them, executes one cached INSERT
 statement for all the events, and caches the channel secret briefly (re-reading it once when a
-signature fails). In-process that is ~5.7 ms per request, of which ~2.5 ms is waiting on
-PostgreSQL (the durable commit) and the rest Flask, SQLAlchemy and JSON. Over HTTP the median
-is now ~6 ms and throughput ~4.5x the first version, but 2 shared cores also carry the load
-generator, PostgreSQL and Redis: at 200 req/s the server runs at about 60 % of its ceiling and
-bursts queue up (p99 in the hundreds of ms). Not done, deliberately: `synchronous_commit = off`
+signature fails), and on PostgreSQL sends one INSERT whose SQL is built once per row count
+(SQLAlchemy recompiled the multi-row INSERT on every request, ~1 ms of CPU). In-process that is
+~5.6 ms per request, of which ~2.5 ms is waiting on PostgreSQL (the durable commit) and the rest
+Flask, JSON and the driver. Over HTTP the median is now ~5 ms and throughput ~7x the first
+version, but 2 shared cores also carry the load generator, PostgreSQL and Redis: at 200 req/s
+the server runs at about a third of its ceiling and occasional bursts still queue up (p99 over
+50 ms); the bare endpoint does no I/O at all, so half its throughput means ~1.5 ms of CPU for
+a request that parses, verifies, writes durably and signals a worker. Not done, deliberately: `synchronous_commit = off`
 (it would answer LINE before the events are durable, so a crash could lose what LINE was told
 was received).
 """
