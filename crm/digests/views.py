@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from crm.database import utcnow
-from crm.digests import blueprint, line_notify, services
+from crm.digests import blueprint, connections, line_notify
 from crm.digests.models import Notification
 from crm.digests.render import entry_endpoint, entry_name, local_time, summary, title, waited
 from crm.extensions import csrf, db, limiter
@@ -71,7 +71,7 @@ def notifications_badge():
 @login_required
 def profile():
     """通知設定: receive the daily digests or not, by email or not; connect the staff member's own LINE."""
-    settings = services.settings_for(current_user)
+    settings = connections.settings_for(current_user)
     if request.method == "POST":
         ConfirmForm().validate_on_submit()  # CSRF is checked globally
         settings.digest_opt_out = request.form.get("digest") != "on"
@@ -92,8 +92,8 @@ def line_code():
     ConfirmForm().validate_on_submit()
     if not line_notify.configured():
         abort(404)
-    code = services.new_link_code(current_user)
-    settings = services.settings_for(current_user)
+    code = connections.new_link_code(current_user)
+    settings = connections.settings_for(current_user)
     db.session.commit()
     return render_template("digests/profile.html", settings=settings, form=ConfirmForm(), code=code,
                            line_available=True, basic_id=current_app.config.get("NOTIFY_LINE_BASIC_ID"))
@@ -103,8 +103,8 @@ def line_code():
 @login_required
 def line_disconnect():
     ConfirmForm().validate_on_submit()
-    settings = services.settings_for(current_user)
-    services.disconnect(settings)
+    settings = connections.settings_for(current_user)
+    connections.disconnect(settings)
     db.session.commit()
     flash(_("LINEとの連携を解除しました。"), "success")
     return redirect(url_for("digests.profile"))
@@ -142,12 +142,12 @@ def notify_webhook():
             continue
         kind = event.get("type")
         if kind == "unfollow":
-            services.disconnect_line_user(user_id)
+            connections.disconnect_line_user(user_id)
         elif kind == "follow":
             replies.append((event.get("replyToken"), _("友だち追加ありがとうございます。顧客台帳の「通知設定」で表示される連携コードを、このトークに送信してください。")))
         elif kind == "message" and (event.get("message") or {}).get("type") == "text":
             match = _CODE_IN_TEXT.search(event["message"].get("text") or "")
-            settings = services.connect_with_code(match.group(0), user_id) if match else None
+            settings = connections.connect_with_code(match.group(0), user_id) if match else None
             if settings is not None:
                 replies.append((event.get("replyToken"), _("顧客台帳の通知と連携しました。未読メッセージのお知らせ（毎日8時・20時）をこのトークにお送りします。")))
             else:

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pytest
 
 from crm.digests import line_notify
-from crm.digests.services import settings_for
+from crm.digests.connections import settings_for
 from crm.extensions import db as _db
 from tests.factories import make_customer, make_friend
 

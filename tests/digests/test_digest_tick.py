@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from crm.digests import services
+from crm.digests import connections, services
 from crm.digests.models import ChannelStatus, DigestRun, DigestSend, Notification, RunStatus, SendStatus
 from crm.digests.services import TickResult, recent_slots, run_digest_tick
 from crm.extensions import db as _db
@@ -242,8 +242,8 @@ def test_a_pending_digest_found_too_late_is_skipped(app, salon, notify_channel, 
 def test_opted_out_inactive_and_email_off_staff(app, salon, mail):
     shop, owner, sato, suzuki = salon
     make_unread(shop, TOKYO_0800 - timedelta(hours=1))
-    services.settings_for(sato).digest_opt_out = True
-    services.settings_for(suzuki).digest_email = False
+    connections.settings_for(sato).digest_opt_out = True
+    connections.settings_for(suzuki).digest_email = False
     gone = make_staff(shop, name="退職")
     gone.active = False
     _db.session.flush()

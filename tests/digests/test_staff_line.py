@@ -12,7 +12,8 @@ from crm.database import utcnow
 from crm.digests import line_notify
 from crm.digests.models import Notification, NotificationSettings
 from crm.digests.richmenu import sync_rich_menus
-from crm.digests.services import run_digest_tick, settings_for
+from crm.digests.connections import settings_for
+from crm.digests.services import run_digest_tick
 from crm.extensions import db as _db
 from crm.line_tab.models import LineFriend
 from crm.shops.models import Plan
@@ -79,7 +80,7 @@ def test_connecting_line_with_a_one_time_code(app, client, auth, db, notify_chan
 
 
 def test_an_expired_code_links_nothing(app, client, db, notify_channel):
-    from crm.digests.services import connect_with_code, new_link_code
+    from crm.digests.connections import connect_with_code, new_link_code
 
     shop, owner = make_shop()
     code = new_link_code(owner, now=utcnow() - timedelta(hours=1))
