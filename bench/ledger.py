@@ -684,7 +684,7 @@ Command (drops and recreates the database `crm_bench`):
 Targets (p95): list ≤ 100 ms, search by phone or name ≤ 50 ms — {"all met" if all_met else "**not all met**"}.
 
 SQL statements per request at page sizes {", ".join(map(str, PAGE_SIZES))} (the user loader's
-staff+shop query, the count, the page with its LINE friends joined) — {"independent of the page size" if equal else "**they differ**"}:
+staff+shop query, the count, the page with its LINE friends joined, the yellow bar's unread summary) — {"independent of the page size" if equal else "**they differ**"}:
 
 {md_counts}
 
