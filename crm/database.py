@@ -35,6 +35,11 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+def str_enum(enum_cls, length=16):
+    """A Python enum stored as its string values (VARCHAR, no database ENUM type to migrate)."""
+    return sa.Enum(enum_cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
 def ordered_text(length):
     """A string column compared byte-wise (code point order) on every database.
 

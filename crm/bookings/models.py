@@ -5,15 +5,12 @@ from datetime import date, datetime, time
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.database import TimestampMixin, UTCDateTime
+from crm.database import TimestampMixin, UTCDateTime, str_enum
 from crm.extensions import db
 from crm.shops.models import ShopOwnedMixin
 
 SLOT_MINUTES = 30  # the unit of the booking grid; durations are multiples of it
 
-
-def _str_enum(enum_cls):
-    return sa.Enum(enum_cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
 
 
 class Service(ShopOwnedMixin, TimestampMixin, db.Model):
@@ -98,8 +95,8 @@ class Booking(ShopOwnedMixin, TimestampMixin, db.Model):
     price_yen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
-    status: Mapped[BookingStatus] = mapped_column(_str_enum(BookingStatus), nullable=False, default=BookingStatus.BOOKED)
-    source: Mapped[BookingSource] = mapped_column(_str_enum(BookingSource), nullable=False, default=BookingSource.WEB)
+    status: Mapped[BookingStatus] = mapped_column(str_enum(BookingStatus), nullable=False, default=BookingStatus.BOOKED)
+    source: Mapped[BookingSource] = mapped_column(str_enum(BookingSource), nullable=False, default=BookingSource.WEB)
     friend_id: Mapped[int | None] = mapped_column(sa.ForeignKey("line_friends.id", ondelete="SET NULL"))
     family_name: Mapped[str] = mapped_column(sa.String(60), nullable=False)
     given_name: Mapped[str] = mapped_column(sa.String(60), nullable=False, default="")

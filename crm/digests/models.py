@@ -5,13 +5,9 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.database import UTCDateTime, utcnow
+from crm.database import UTCDateTime, str_enum, utcnow
 from crm.extensions import db
 from crm.shops.models import ShopOwnedMixin
-
-
-def _str_enum(enum_cls):
-    return sa.Enum(enum_cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
 
 
 class RunStatus(enum.StrEnum):
@@ -68,7 +64,7 @@ class DigestRun(ShopOwnedMixin, db.Model):
     local_date: Mapped[date] = mapped_column(sa.Date, nullable=False)
     slot: Mapped[str] = mapped_column(sa.String(5), nullable=False)  # "08:00", "20:00"
     slot_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
-    status: Mapped[RunStatus] = mapped_column(_str_enum(RunStatus), nullable=False)
+    status: Mapped[RunStatus] = mapped_column(str_enum(RunStatus), nullable=False)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     customers: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     messages: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
@@ -88,15 +84,15 @@ class DigestSend(ShopOwnedMixin, db.Model):
     local_date: Mapped[date] = mapped_column(sa.Date, nullable=False)
     slot: Mapped[str] = mapped_column(sa.String(5), nullable=False)
     slot_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
-    status: Mapped[SendStatus] = mapped_column(_str_enum(SendStatus), nullable=False, default=SendStatus.PENDING)
+    status: Mapped[SendStatus] = mapped_column(str_enum(SendStatus), nullable=False, default=SendStatus.PENDING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    line_status: Mapped[ChannelStatus | None] = mapped_column(_str_enum(ChannelStatus))
+    line_status: Mapped[ChannelStatus | None] = mapped_column(str_enum(ChannelStatus))
     # X-Line-Retry-Key of the push: a push retried after a crash is delivered once.
     line_retry_key: Mapped[str] = mapped_column(sa.String(36), nullable=False)
     line_error: Mapped[str | None] = mapped_column(sa.Text)
-    email_status: Mapped[ChannelStatus | None] = mapped_column(_str_enum(ChannelStatus))
+    email_status: Mapped[ChannelStatus | None] = mapped_column(str_enum(ChannelStatus))
     email_error: Mapped[str | None] = mapped_column(sa.Text)
 
     __table_args__ = (

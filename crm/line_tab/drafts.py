@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.database import TimestampMixin, UTCDateTime, utcnow
+from crm.database import TimestampMixin, UTCDateTime, str_enum, utcnow
 from crm.extensions import db
 from crm.line_platform.sending import validate_text
 from crm.shops.models import ShopOwnedMixin
@@ -40,9 +40,6 @@ STATUS_LABELS = {
 OPEN_STATUSES = (DraftStatus.DRAFT, DraftStatus.PENDING, DraftStatus.RETURNED)
 
 
-def _str_enum(enum_cls):
-    return sa.Enum(enum_cls, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e])
-
 
 class LineDraft(ShopOwnedMixin, TimestampMixin, db.Model):
     """A message being written to a LINE friend, saved on the server."""
@@ -54,7 +51,7 @@ class LineDraft(ShopOwnedMixin, TimestampMixin, db.Model):
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
     text: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
-    status: Mapped[DraftStatus] = mapped_column(_str_enum(DraftStatus), nullable=False, default=DraftStatus.DRAFT)
+    status: Mapped[DraftStatus] = mapped_column(str_enum(DraftStatus, length=24), nullable=False, default=DraftStatus.DRAFT)
     # 1 while the draft is open, NULL once approved: one open draft per customer and author.
     open_slot: Mapped[int | None] = mapped_column(sa.Integer, default=1)
     requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

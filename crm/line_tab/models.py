@@ -5,7 +5,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.database import TimestampMixin, UTCDateTime
+from crm.database import TimestampMixin, UTCDateTime, str_enum
 from crm.extensions import db
 from crm.shops.models import ShopOwnedMixin
 
@@ -78,9 +78,6 @@ class SendStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-def _str_enum(enum_cls):
-    return sa.Enum(enum_cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
-
 
 class LineMessage(ShopOwnedMixin, TimestampMixin, db.Model):
     """One message of a friend's conversation, in either direction."""
@@ -89,7 +86,7 @@ class LineMessage(ShopOwnedMixin, TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     friend_id: Mapped[int] = mapped_column(sa.ForeignKey("line_friends.id", ondelete="CASCADE"), nullable=False)
-    direction: Mapped[Direction] = mapped_column(_str_enum(Direction), nullable=False)
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction), nullable=False)
     message_type: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # text, image, sticker, ...
     text: Mapped[str | None] = mapped_column(sa.Text)
     payload: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
@@ -106,7 +103,7 @@ class LineMessage(ShopOwnedMixin, TimestampMixin, db.Model):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # outgoing
-    status: Mapped[SendStatus | None] = mapped_column(_str_enum(SendStatus))
+    status: Mapped[SendStatus | None] = mapped_column(str_enum(SendStatus))
     sender_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
     retry_key: Mapped[str | None] = mapped_column(sa.String(36), unique=True)
     via: Mapped[str | None] = mapped_column(sa.String(8))  # reply or push

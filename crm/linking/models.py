@@ -5,7 +5,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.database import TimestampMixin, UTCDateTime, utcnow
+from crm.database import TimestampMixin, UTCDateTime, str_enum, utcnow
 from crm.extensions import db
 from crm.shops.models import ShopOwnedMixin
 
@@ -21,9 +21,6 @@ class RequestReason(enum.StrEnum):
     CONFLICT = "conflict"  # the matching customer is linked to another LINE friend
 
 
-def _str_enum(enum_cls):
-    return sa.Enum(enum_cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
-
 
 class LinkRequest(ShopOwnedMixin, TimestampMixin, db.Model):
     """A customer asked to link their LINE, and the app would not guess which record is theirs."""
@@ -38,9 +35,9 @@ class LinkRequest(ShopOwnedMixin, TimestampMixin, db.Model):
     phone: Mapped[str] = mapped_column(sa.String(40), nullable=False)
     phone_e164: Mapped[str] = mapped_column(sa.String(20), nullable=False)
     source: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # richmenu or booking
-    reason: Mapped[RequestReason] = mapped_column(_str_enum(RequestReason), nullable=False)
+    reason: Mapped[RequestReason] = mapped_column(str_enum(RequestReason), nullable=False)
     candidate_ids: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
-    status: Mapped[RequestStatus] = mapped_column(_str_enum(RequestStatus), nullable=False, default=RequestStatus.PENDING)
+    status: Mapped[RequestStatus] = mapped_column(str_enum(RequestStatus), nullable=False, default=RequestStatus.PENDING)
     resolved_customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id", ondelete="SET NULL"))
     resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.crypto import EncryptedText
-from crm.database import TimestampMixin, UTCDateTime
+from crm.database import TimestampMixin, UTCDateTime, str_enum
 from crm.extensions import db
 
 
@@ -30,7 +30,7 @@ class Shop(TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(sa.String(120), nullable=False)
     timezone: Mapped[str] = mapped_column(sa.String(64), nullable=False, default="Asia/Tokyo")
     plan: Mapped[str] = mapped_column(
-        sa.Enum(Plan, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        str_enum(Plan),
         nullable=False,
         default=Plan.BASIC,
     )
@@ -78,7 +78,7 @@ class LineChannel(TimestampMixin, db.Model):
     channel_secret: Mapped[str | None] = mapped_column(EncryptedText())
     channel_access_token: Mapped[str | None] = mapped_column(EncryptedText())
     status: Mapped[LineChannelStatus] = mapped_column(
-        sa.Enum(LineChannelStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        str_enum(LineChannelStatus),
         nullable=False,
         default=LineChannelStatus.UNCONFIGURED,
     )

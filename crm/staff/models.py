@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.database import TimestampMixin, UTCDateTime
+from crm.database import TimestampMixin, UTCDateTime, str_enum
 from crm.extensions import db
 from crm.shops.models import ShopOwnedMixin
 
@@ -21,11 +21,6 @@ class LineSendMode(enum.StrEnum):
     APPROVAL = "approval"  # drafts need the owner's approval
 
 
-def _str_enum(enum_cls):
-    return sa.Enum(
-        enum_cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-    )
-
 
 class Staff(UserMixin, ShopOwnedMixin, TimestampMixin, db.Model):
     __tablename__ = "staff"
@@ -35,9 +30,9 @@ class Staff(UserMixin, ShopOwnedMixin, TimestampMixin, db.Model):
     email: Mapped[str] = mapped_column(sa.String(254), nullable=False, unique=True)
     name: Mapped[str] = mapped_column(sa.String(80), nullable=False)
     password_hash: Mapped[str] = mapped_column(sa.String(255), nullable=False)
-    role: Mapped[Role] = mapped_column(_str_enum(Role), nullable=False, default=Role.STAFF)
+    role: Mapped[Role] = mapped_column(str_enum(Role), nullable=False, default=Role.STAFF)
     line_send_mode: Mapped[LineSendMode] = mapped_column(
-        _str_enum(LineSendMode), nullable=False, default=LineSendMode.APPROVAL
+        str_enum(LineSendMode), nullable=False, default=LineSendMode.APPROVAL
     )
     active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
     locale: Mapped[str | None] = mapped_column(sa.String(8))
