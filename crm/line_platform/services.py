@@ -6,7 +6,6 @@ from crm.line_platform.channels import webhook_url
 from crm.line_tab.models import LineFriend, LineMessage
 from crm.shops.models import LineChannel, LineChannelStatus
 
-CONVERSATION_PAGE = 50
 
 
 def channel_for_shop(shop_id, create=True):
@@ -57,18 +56,6 @@ def unlinked_friends(shop_id):
         .order_by(LineFriend.last_message_at.desc().nulls_last(), LineFriend.id.desc())
     ).all()
     return rows
-
-
-def recent_messages(friend, limit=CONVERSATION_PAGE):
-    """The newest messages of a friend, oldest first, with their senders."""
-    rows = db.session.scalars(
-        sa.select(LineMessage)
-        .options(sa.orm.selectinload(LineMessage.sender))
-        .where(LineMessage.friend_id == friend.id, LineMessage.shop_id == friend.shop_id)
-        .order_by(LineMessage.sent_at.desc(), LineMessage.id.desc())
-        .limit(limit)
-    ).all()
-    return list(reversed(rows))
 
 
 def customers_by_id(shop_id, ids):

@@ -103,7 +103,9 @@ def friend(friend_id):
     from crm.customers.services import search_customers
     from crm.linking.forms import NewCustomerForm
 
-    messages = services.recent_messages(friend)
+    from crm.line_tab import conversation
+
+    messages = conversation.page(friend, size=50).messages
     query = request.args.get("q", "").strip()
     candidates = search_customers(friend.shop_id, query, per_page=10).items if query else []
     return render_template("line_platform/friend.html", friend=friend, messages=messages, query=query,
