@@ -105,11 +105,14 @@ def friend(friend_id):
 
     from crm.line_tab import conversation
 
+    conversation.mark_read(friend, current_user)  # the yellow bar leads here for unlinked friends
     messages = conversation.page(friend, size=50).messages
     query = request.args.get("q", "").strip()
     candidates = search_customers(friend.shop_id, query, per_page=10).items if query else []
-    return render_template("line_platform/friend.html", friend=friend, messages=messages, query=query,
+    html = render_template("line_platform/friend.html", friend=friend, messages=messages, query=query,
                            candidates=candidates, new_form=NewCustomerForm(), confirm_form=ConfirmForm())
+    jobs.commit()  # after rendering, as the LINE tab does
+    return html
 
 
 @blueprint.post("/settings/line/rich-menu")

@@ -178,3 +178,12 @@ def test_basic_shop_gets_no_line_tab(client, auth, line_shop):
     page = client.get(f"/customers/{customer.id}").get_data(as_text=True)
     assert "yellow-bar" not in page and "/line/unread-bar" not in page
     assert "たろう" in page  # the LINE name stays, to find the customer in the LINE app
+
+
+def test_opening_an_unlinked_friend_reads_it(client, auth, line_shop):
+    stranger = make_friend(line_shop.shop, display_name="ゆみ", line_user_id="U" + "8" * 32)
+    _incoming(client, line_shop, stranger.line_user_id, 1)
+    auth.login(line_shop.owner)
+    assert "未読のLINEメッセージが1件" in _bar(client)
+    assert "m1" in client.get(f"/line/friends/{stranger.id}").get_data(as_text=True)
+    assert "yellow-bar" not in _bar(client)
