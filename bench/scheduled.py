@@ -48,7 +48,7 @@ from crm.config import ProductionConfig  # noqa: E402
 from crm.extensions import db  # noqa: E402
 from crm.line_platform.services import channel_for_shop, save_channel  # noqa: E402
 from crm.line_tab import scheduling  # noqa: E402
-from crm.line_tab.models import LineFriend, LineMessage, SendStatus  # noqa: E402
+from crm.line_tab.models import LineFriend, LineMessage  # noqa: E402
 from crm.shops.models import Plan  # noqa: E402
 from crm.shops.services import create_shop  # noqa: E402
 

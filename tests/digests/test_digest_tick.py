@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from crm.digests import connections, services
+from crm.digests import connections, delivery, services
 from crm.digests.models import ChannelStatus, DigestRun, DigestSend, Notification, RunStatus, SendStatus
 from crm.digests.services import TickResult, recent_slots, run_digest_tick
 from crm.extensions import db as _db
@@ -139,8 +139,8 @@ def test_two_schedulers_in_the_same_minute_send_one_digest(app, salon, notify_ch
     services.decide_due_slots(TOKYO_0800, second)
     assert (first.sends, second.sends) == (3, 0)
     # Both deliver: each pending digest is claimed by one of them only.
-    services.deliver_pending(TOKYO_0800, second)
-    services.deliver_pending(TOKYO_0800, first)
+    delivery.deliver_pending(TOKYO_0800, second)
+    delivery.deliver_pending(TOKYO_0800, first)
     assert second.delivered == 3 and first.delivered == 0
     # And two whole ticks more in the same minute.
     run_digest_tick(TOKYO_0800)
@@ -169,10 +169,10 @@ def test_a_scheduler_that_died_mid_delivery_is_taken_over_without_sending_twice(
     user = notify_channel.connect(sato)
     services.decide_due_slots(TOKYO_0800, TickResult())
     # Scheduler A claims, marks, pushes to LINE... and dies before recording anything.
-    claimed = services._claim([s.id for s in _sends()], TOKYO_0800)
-    jobs = services._plan_jobs(claimed, TOKYO_0800)
+    claimed = delivery._claim([s.id for s in _sends()], TOKYO_0800)
+    jobs = delivery._plan_jobs(claimed, TOKYO_0800)
     _db.session.commit()
-    services._deliver_line(jobs)
+    delivery._deliver_line(jobs)
     assert len(notify_channel.pushes(user)) == 1
 
     # Another scheduler, within the claim lease: leaves them alone.

@@ -5,13 +5,12 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
 
 from crm import jobs
 from crm.database import utcnow
 from crm.extensions import db as _db
 from crm.line_tab import scheduling
-from crm.line_tab.models import LineMessage, SendStatus
+from crm.line_tab.models import SendStatus
 from crm.line_tab.scheduling import NotEditable, QuietHours, ScheduleError
 from crm.staff.models import LineSendMode
 from tests.factories import make_shop, make_staff

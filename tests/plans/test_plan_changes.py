@@ -56,7 +56,7 @@ def test_downgrade_holds_scheduled_messages_and_upgrade_loses_none(app, db, line
     line_shop.sandbox.set_friendship(line_shop.sandbox_channel["channel_id"], user["user_id"])
     friend = make_friend(shop, customer=make_customer(shop), line_user_id=user["user_id"])
     soon = _scheduled(shop, friend, utcnow() + timedelta(minutes=30), text="a")
-    later = _scheduled(shop, friend, utcnow() + timedelta(days=2), text="b")
+    _scheduled(shop, friend, utcnow() + timedelta(days=2), text="b")  # held too, and kept
     unwanted = _scheduled(shop, friend, utcnow() + timedelta(days=3), text="c")
 
     result = _invoke(app, "set-plan", shop.id, "basic")
