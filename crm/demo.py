@@ -163,7 +163,7 @@ def connect_demo_to_sandbox(shop_id, sandbox_url, public_base_url):
         _post_json(f"{sandbox_url}/_sandbox/channels/{DEMO_CHANNEL['channel_id']}/users/{friend.line_user_id}/friendship",
                    {"status": status}, method="PUT")
     from crm.bookings.demo import seed_booking_demo
-    from crm.bookings.services import booking_page_url
+    from crm.bookings.texts import booking_page_url
     from crm.line_platform.richmenu import install
     from crm.shops.models import Shop
 

@@ -3,7 +3,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from crm.bookings import blueprint, services, slots
+from crm.bookings import blueprint, services, slots, texts
 from crm.bookings.forms import ClosureForm, HoursForm, LoginChannelForm, ServiceForm
 from crm.bookings.models import Service
 from crm.database import get_for_shop_or_404
@@ -18,7 +18,7 @@ def _render_settings(hours_form=None, closure_form=None, login_form=None, status
     channel = channel_for_shop(shop.id)
     if login_form is None:
         login_form = LoginChannelForm(formdata=None, login_channel_id=channel.login_channel_id)
-    page_url = services.booking_page_url(shop)
+    page_url = texts.booking_page_url(shop)
     callback_url = external_url("bookings.line_callback", key=shop.booking_key)
     return render_template(
         "bookings/settings.html",

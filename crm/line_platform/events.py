@@ -215,7 +215,7 @@ def answer_check_bookings(friend):
 
     if friend.customer_id is None:
         return send_link_card(friend, external_url("linking.form", token=make_token(friend)))
-    from crm.bookings.services import upcoming_message
+    from crm.bookings.texts import upcoming_message
 
     return queue_text(friend, upcoming_message(db.session.get(Customer, friend.customer_id)))
 

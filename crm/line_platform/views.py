@@ -121,7 +121,7 @@ def install_rich_menu():
     """Install the customer rich menu (予約する, 予約を確認する) on LINE."""
     from linebot.v3.messaging import ApiException
 
-    from crm.bookings.services import booking_page_url
+    from crm.bookings.texts import booking_page_url
     from crm.line_platform.channels import line_error_reason
     from crm.line_platform.richmenu import install
 

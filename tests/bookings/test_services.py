@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from crm.bookings import services
+from crm.bookings import services, texts
 from crm.bookings.models import Booking
 from crm.customers.services import delete_customer
 from crm.linking.services import MERGE_MOVERS, merge_customers
@@ -24,7 +24,7 @@ def test_upcoming_message_lists_upcoming_bookings(shop, db):
 
     upcoming = services.upcoming_for_customer(customer)
     assert [b.id for b in upcoming] == [first.booking.id, second.booking.id]
-    text = services.upcoming_message(customer)
+    text = texts.upcoming_message(customer)
     assert text.startswith("伊藤 さくら 様のご予約（2件）")
     assert f"{starts[0]:%H:%M}〜{starts[0] + timedelta(hours=1):%H:%M}" in text
     assert f"{starts[0].year}年{starts[0].month}月{starts[0].day}日" in text
@@ -38,7 +38,7 @@ def test_upcoming_message_without_bookings_points_to_the_booking_page(shop, db, 
     salon = shop[0]
     customer = make_customer(salon)
     with app.app_context():  # as the postback job calls it: no request, PUBLIC_BASE_URL
-        text = services.upcoming_message(customer)
+        text = texts.upcoming_message(customer)
     assert text.splitlines()[0] == "現在ご予約はありません。"
     assert f"http://127.0.0.1/book/{salon.booking_key}" in text
 
@@ -48,7 +48,7 @@ def test_the_confirmation_text(shop, db):
     cut = bookable_shop(salon)
     start = free_starts(salon, cut)[0]
     booking = book(salon, cut, start).booking
-    text = services.confirmation_text(booking, salon)
+    text = texts.confirmation_text(booking, salon)
     assert "ご予約ありがとうございます" in text
     assert salon.name in text and "カット（1時間）" in text and "¥4,400" in text
     assert f"{start:%H:%M}〜{start + timedelta(hours=1):%H:%M}" in text
