@@ -115,10 +115,13 @@ def notify_later(customer_id):
     customer, friend = _linked(customer_id)
     remind_at = None
     if request.form.get("remind_at"):
-        from crm.line_tab.timeparse import local_to_utc
+        from crm.line_tab.scheduling import ScheduleError, local_to_utc
 
-        remind_at = local_to_utc(request.form["remind_at"], current_user.shop.timezone)
-        if remind_at is None:
+        # <input type="datetime-local"> sends "2026-11-22T09:00", in the shop's timezone.
+        day, _sep, clock = request.form["remind_at"].partition("T")
+        try:
+            remind_at = local_to_utc(day, clock, current_user.shop.timezone)
+        except ScheduleError:
             abort(400)
     conversation.notify_later(friend, current_user, remind_at)
     jobs.commit()
