@@ -24,6 +24,7 @@ def create_app(config=None):
         raise RuntimeError("CREDENTIALS_KEYS must be set in the environment outside development")
     register_extensions(app)
     register_blueprints(app)
+    register_middleware(app)
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
@@ -115,6 +116,13 @@ def register_blueprints(app):
     @app.get("/healthz")
     def healthz():
         return jsonify(status="ok")
+
+
+def register_middleware(app):
+    """WSGI layers in front of Flask: LINE's webhook is answered before the app's request machinery."""
+    from crm.line_platform.ingress import WebhookIngress
+
+    app.wsgi_app = WebhookIngress(app, app.wsgi_app)
 
 
 def register_errorhandlers(app):

@@ -101,7 +101,7 @@ def sweep_command():
     events = sweep_unprocessed()
     messages = sweep_outgoing()
     jobs.commit()
-    click.echo(f"re-enqueued {events} events, {messages} messages")
+    click.echo(f"webhook deliveries and events waiting: {events}; messages re-enqueued: {messages}")
 
 
 @crm_cli.command("tick")
@@ -128,11 +128,16 @@ def worker_command(queues):
     from rq import SimpleWorker
 
     from crm.jobs import redis_connection
+    from crm.line_platform.watcher import start_watcher
 
     # SimpleWorker runs jobs in this process, inside the CLI's app context, so
     # no forked child inherits the database pool's connections.
     worker = SimpleWorker(list(queues) or [current_app.config["RQ_QUEUE"]], connection=redis_connection())
-    worker.work(with_scheduler=True)
+    watcher = start_watcher(current_app._get_current_object())  # queues drains for webhook deliveries
+    try:
+        worker.work(with_scheduler=True)
+    finally:
+        watcher.stop()
 
 
 @crm_cli.command("set-plan")

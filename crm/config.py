@@ -24,6 +24,9 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {
         "pool_pre_ping": _env_bool("DB_POOL_PRE_PING", False),
         "pool_recycle": int(os.environ.get("DB_POOL_RECYCLE", "1800")),
+        # Kept open per process: at least the server's threads (gunicorn --threads),
+        # or connections beyond it are opened and closed on every request.
+        "pool_size": int(os.environ.get("DB_POOL_SIZE", "10")),
     }
     REDIS_URL = os.environ.get("REDIS_URL")  # unset: jobs run in-process
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")
@@ -66,6 +69,8 @@ class Config:
     LINK_TOKEN_MAX_AGE = int(os.environ.get("LINK_TOKEN_MAX_AGE", str(30 * 60)))  # seconds
     LINK_FORM_RATE_LIMIT = os.environ.get("LINK_FORM_RATE_LIMIT", "10/hour")
     WEBHOOK_MAX_BYTES = int(os.environ.get("WEBHOOK_MAX_BYTES", str(1024 * 1024)))
+    # With rq, how often each worker looks for webhook deliveries to drain.
+    DELIVERY_POLL_SECONDS = float(os.environ.get("DELIVERY_POLL_SECONDS", "0.25"))
     # The address LINE reaches this app at; the webhook URL is built from it.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
     MEDIA_STORAGE_DIR = os.environ.get("MEDIA_STORAGE_DIR", str(BASE_DIR / "var" / "media"))

@@ -6,6 +6,7 @@ the sweeps that look for unprocessed rows.
 """
 import importlib
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
@@ -151,3 +152,32 @@ def enqueue_at(when, path, *args, job_id=None, queue_name=None):
         return None
     return queue(queue_name).enqueue_at(when, "crm.jobs.run_worker_job", path, *args, job_id=job_id,
                                         job_timeout=600)
+
+
+class Repeating:
+    """Run the job `path` every `interval` seconds in a daemon thread of this process, each run in its own app context."""
+
+    def __init__(self, app, path, interval, name):
+        self.app, self.path, self.interval = app, path, interval
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def _loop(self):
+        while not self.stopped.wait(self.interval):
+            with self.app.app_context():
+                try:
+                    run_job(self.path)
+                except Exception:  # keep going; the next run retries
+                    log.exception("%s failed", self.path)
+                finally:
+                    db.session.remove()
+
+    def start(self):
+        """Start the thread; returns self."""
+        self.thread.start()
+        return self
+
+    def stop(self):
+        """Stop after the current run."""
+        self.stopped.set()
+        self.thread.join(timeout=10)

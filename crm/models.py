@@ -3,7 +3,7 @@ from crm.customers.models import Customer  # noqa: F401
 from crm.line_tab.models import LineFriend  # noqa: F401
 from crm.shops.models import Shop  # noqa: F401
 from crm.staff.models import Staff  # noqa: F401
-from crm.line_platform.models import LineWebhookEvent  # noqa: F401
+from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent  # noqa: F401
 from crm.line_tab.models import LineMessage, LineRead  # noqa: F401
 from crm.line_tab.drafts import LineDraft  # noqa: F401
 from crm.line_tab.scheduling import LineFailureAck  # noqa: F401

@@ -8,7 +8,8 @@ from flask import current_app
 from crm.database import utcnow
 from crm.extensions import db
 from crm.jobs import enqueue_after_commit
-from crm.line_platform.models import LineWebhookEvent
+from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent
+from crm.line_platform.webhook import parse_body, store_events
 from crm.line_tab.models import Direction, LineFriend, LineMessage
 from crm.shops.models import LineChannel
 
@@ -22,28 +23,65 @@ DRAIN_BATCH = 100
 
 
 def drain_events():
-    """Job: process every stored, unprocessed event, oldest first, in batches; several workers may share the work."""
-    from crm.jobs import drain_started
+    """Job: split waiting deliveries, then process every unprocessed event, oldest first, in batches.
+
+    Several workers may share the work: rows are taken with SKIP LOCKED.
+    """
+    from crm.jobs import commit, drain_started
 
     drain_started(DRAIN_FLAG)
-    processed = 0
+    processed, failed = 0, set()
     while True:
+        split = split_deliveries(failed)
         stmt = (
             sa.select(LineWebhookEvent.id)
             .where(LineWebhookEvent.processed_at.is_(None), LineWebhookEvent.attempts < MAX_ATTEMPTS)
             .order_by(LineWebhookEvent.occurred_at, LineWebhookEvent.id)
             .limit(DRAIN_BATCH)
         )
-        if db.session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        ids = db.session.scalars(stmt).all()
-        if not ids:
+        ids = db.session.scalars(_skip_locked(stmt)).all()
+        if not ids and not split:
             return processed
         process_events(ids)
-        from crm.jobs import commit
-
         commit()
         processed += len(ids)
+
+
+def split_deliveries(failed, limit=DRAIN_BATCH):
+    """Turn waiting deliveries into events, each webhookEventId stored once; returns how many were split.
+
+    Deliveries that fail are added to `failed` and not tried again by this drain.
+    """
+    deliveries = db.session.scalars(
+        _skip_locked(
+            sa.select(LineWebhookDelivery)
+            .where(LineWebhookDelivery.attempts < MAX_ATTEMPTS, LineWebhookDelivery.id.not_in(failed))
+            .order_by(LineWebhookDelivery.id)
+            .limit(limit)
+        )
+    ).all()
+    split = []
+    for delivery in deliveries:
+        try:
+            with db.session.begin_nested():
+                # The body was parsed and checked before it was kept, so it parses again.
+                store_events(delivery.shop_id, parse_body(delivery.body), delivery.received_at)
+        except Exception as exc:  # kept with its error; the others go on
+            log.exception("webhook delivery %s could not be split", delivery.id)
+            delivery.attempts += 1
+            delivery.error = f"{type(exc).__name__}: {exc}"[:2000]
+            failed.add(delivery.id)
+        else:
+            split.append(delivery.id)
+    if split:
+        db.session.execute(sa.delete(LineWebhookDelivery).where(LineWebhookDelivery.id.in_(split)))
+    return len(split)
+
+
+def _skip_locked(stmt):
+    if db.session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=True)
+    return stmt
 
 
 DRAIN_FLAG = "crm:line-events:drain"
@@ -66,9 +104,7 @@ def process_events(event_ids):
 def process_event(event_id):
     """Job: apply one stored event. Idempotent: a processed event is skipped."""
     stmt = sa.select(LineWebhookEvent).where(LineWebhookEvent.id == event_id).execution_options(populate_existing=True)
-    if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)  # another worker has it
-    event = db.session.scalars(stmt).first()
+    event = db.session.scalars(_skip_locked(stmt)).first()  # locked: another worker has it
     if event is None or event.processed_at is not None:
         return None
     event.attempts += 1
@@ -257,15 +293,17 @@ HANDLERS = {
 
 
 def sweep_unprocessed(limit=500):
-    """Re-enqueue events stored but not processed (e.g. a job lost with Redis)."""
+    """Queue a drain if deliveries or events wait (e.g. a job lost with Redis); returns how many wait (up to limit each)."""
     from crm.jobs import enqueue
 
-    ids = db.session.scalars(
+    waiting = len(db.session.scalars(
+        sa.select(LineWebhookDelivery.id).where(LineWebhookDelivery.attempts < MAX_ATTEMPTS).limit(limit)
+    ).all())
+    waiting += len(db.session.scalars(
         sa.select(LineWebhookEvent.id)
         .where(LineWebhookEvent.processed_at.is_(None), LineWebhookEvent.attempts < MAX_ATTEMPTS)
-        .order_by(LineWebhookEvent.occurred_at)
         .limit(limit)
-    ).all()
-    if ids:
+    ).all())
+    if waiting:
         enqueue("crm.line_platform.events.drain_events")
-    return len(ids)
+    return waiting

@@ -1,4 +1,4 @@
-"""Webhook events as LINE delivered them: stored once, processed in the background."""
+"""Webhook deliveries and events as LINE sent them: kept at once, split and processed in the background."""
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -7,6 +7,27 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crm.database import UTCDateTime, utcnow
 from crm.extensions import db
 from crm.shops.models import ShopOwnedMixin
+
+
+class LineWebhookDelivery(db.Model):
+    """One verified webhook request, its body exactly as LINE signed it, until the drain splits it.
+
+    The request only inserts this row (one index to maintain, one statement) and
+    answers LINE; the drain turns it into LineWebhookEvent rows, one per
+    webhookEventId, and deletes it in the same transaction.
+    """
+
+    __tablename__ = "line_webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
+    # Carried like every shop-owned row, but not indexed: a row lives for seconds,
+    # and an index would cost every webhook request a second write.
+    shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"), nullable=False)
+    body: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    # A delivery that cannot be split waits with its error instead of holding up the others.
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0, server_default=sa.text("0"))
+    error: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class LineWebhookEvent(ShopOwnedMixin, db.Model):

@@ -1,4 +1,4 @@
-"""The webhook endpoint, the owner's LINE settings, unlinked friends, media files."""
+"""The owner's LINE settings, unlinked friends, media files (the webhook is in ingress.py)."""
 import logging
 from pathlib import Path
 
@@ -8,49 +8,15 @@ from flask_login import current_user, login_required
 
 from crm import jobs
 from crm.database import get_for_shop_or_404
-from crm.extensions import csrf, db, limiter
+from crm.extensions import db
 from crm.line_platform import blueprint, services
-from crm.line_platform import webhook as ingestion
 from crm.line_platform.channels import check_channel
-from crm.line_platform.events import DRAIN_FLAG
 from crm.line_platform.forms import ChannelForm
 from crm.line_tab.models import LineFriend, LineMessage
 from crm.staff.decorators import owner_required
 from crm.staff.forms import ConfirmForm
 
 log = logging.getLogger(__name__)
-
-
-@blueprint.post("/line/webhook/<key>")
-@csrf.exempt  # LINE signs the body instead; the signature is verified below
-@limiter.exempt  # LINE's own delivery rate; a bad signature costs no database write
-def webhook(key):
-    """Receive LINE's events: verify, store once, answer at once, process in the background."""
-    if request.content_length is not None and request.content_length > current_app.config["WEBHOOK_MAX_BYTES"]:
-        abort(413)
-    known = ingestion.channel_secret(key)
-    if known is None:
-        abort(404)
-    body = request.get_data(cache=False)
-    if len(body) > current_app.config["WEBHOOK_MAX_BYTES"]:
-        abort(413)
-    signature = request.headers.get("X-Line-Signature")
-    if not ingestion.signature_is_valid(known[1], body, signature):
-        known = ingestion.channel_secret(key, fresh=True)
-        if known is None or not ingestion.signature_is_valid(known[1], body, signature):
-            log.warning("webhook for %s refused: bad signature", key[:6])
-            return {"message": "invalid signature"}, 400
-    shop_id = known[0]
-    try:
-        events = ingestion.parse_body(body)
-    except ingestion.BadWebhook as exc:
-        return {"message": str(exc)}, 400
-    events.sort(key=lambda event: event["timestamp"])  # processed in the order they happened
-    new_ids = ingestion.store_events(shop_id, events)
-    jobs.commit()
-    if new_ids:
-        jobs.request_drain(DRAIN_FLAG, "crm.line_platform.events.drain_events")
-    return {}, 200
 
 
 @blueprint.route("/settings/line", methods=["GET", "POST"])

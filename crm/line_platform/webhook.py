@@ -1,4 +1,4 @@
-"""Webhook ingestion: verify the signature on the raw body, store each event once."""
+"""Webhook ingestion: verify the signature on the raw body, keep it, store each event once."""
 import base64
 import hashlib
 import hmac
@@ -8,8 +8,10 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from crm import jobs
+from crm.database import autocommit_engine, session_joins_outer_transaction, utcnow
 from crm.extensions import db
-from crm.line_platform.models import LineWebhookEvent
+from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent
 
 
 _SECRETS_TTL = 60.0
@@ -40,6 +42,13 @@ def channel_secret(key, fresh=False):
     return row.shop_id, row.channel_secret
 
 
+def max_bytes():
+    """The largest webhook body accepted (WEBHOOK_MAX_BYTES); LINE's are a few kB."""
+    from flask import current_app
+
+    return current_app.config["WEBHOOK_MAX_BYTES"]
+
+
 class BadWebhook(ValueError):
     """The request is not a webhook this shop's channel sent."""
 
@@ -63,7 +72,8 @@ def parse_body(body):
     for event in data["events"]:
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             raise BadWebhook("event without type")
-        if not isinstance(event.get("webhookEventId"), str) or not event["webhookEventId"]:
+        event_id = event.get("webhookEventId")
+        if not isinstance(event_id, str) or not 0 < len(event_id) <= 64:  # LINE's are 26-character ULIDs
             raise BadWebhook("event without webhookEventId")
         if not isinstance(event.get("timestamp"), int):
             raise BadWebhook("event without timestamp")
@@ -78,7 +88,33 @@ def _insert(dialect_name):
     raise NotImplementedError(dialect_name)
 
 
-def event_row(shop_id, event):
+def store_delivery(shop_id, body):
+    """Keep a verified body as LINE signed it, committed (durable before LINE gets its 200); returns its id."""
+    received_at = utcnow()
+    text = body.decode("utf-8")
+    if db.engine.dialect.name == "postgresql" and not session_joins_outer_transaction():
+        # One INSERT that commits by itself, without an ORM session: the BEGIN
+        # and COMMIT round trips and the session were most of the webhook's cost.
+        connection = autocommit_engine().raw_connection()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(_PG_DELIVERY_INSERT, (shop_id, text, received_at))
+                return cursor.fetchone()[0]
+        finally:
+            connection.close()
+    # SQLite (whose transactions begin IMMEDIATE), or the tests' outer transaction.
+    delivery_id = db.session.connection().execute(
+        _DELIVERY_INSERT, {"shop_id": shop_id, "body": text, "received_at": received_at}
+    ).scalar_one()
+    jobs.commit()
+    return delivery_id
+
+
+_DELIVERY_INSERT = LineWebhookDelivery.__table__.insert().returning(LineWebhookDelivery.__table__.c.id)
+_PG_DELIVERY_INSERT = "INSERT INTO line_webhook_deliveries (shop_id, body, received_at) VALUES (%s, %s, %s) RETURNING id"
+
+
+def event_row(shop_id, event, received_at):
     """The column values of one LINE event."""
     source = event.get("source") or {}
     return {
@@ -91,12 +127,12 @@ def event_row(shop_id, event):
         "occurred_at": datetime.fromtimestamp(event["timestamp"] / 1000, tz=timezone.utc),
         "is_redelivery": bool((event.get("deliveryContext") or {}).get("isRedelivery")),
         "payload": event,
-        "received_at": datetime.now(timezone.utc),
+        "received_at": received_at,
         "attempts": 0,
     }
 
 
-def store_events(shop_id, events):
+def store_events(shop_id, events, received_at):
     """Insert events, skipping any webhookEventId already stored; returns the new rows' ids.
 
     ON CONFLICT DO NOTHING on the unique webhookEventId makes a redelivery or a
@@ -104,50 +140,12 @@ def store_events(shop_id, events):
     """
     if not events:
         return []
-    rows = [event_row(shop_id, event) for event in events]
     connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        return sorted(_insert_postgresql(connection, rows))
-    # One statement, compiled once and cached, executed with a list of rows
-    # (SQLAlchemy's "insertmanyvalues" batches them into one INSERT ... RETURNING).
-    stmt = _INSERTS.get(connection.dialect.name)
-    if stmt is None:
-        table = LineWebhookEvent.__table__
-        stmt = _INSERTS[connection.dialect.name] = (
-            _insert(connection.dialect.name)(table)
-            .on_conflict_do_nothing(index_elements=["webhook_event_id"])
-            .returning(table.c.id)
-        )
+    table = LineWebhookEvent.__table__
+    stmt = (
+        _insert(connection.dialect.name)(table)
+        .on_conflict_do_nothing(index_elements=["webhook_event_id"])
+        .returning(table.c.id)
+    )
+    rows = [event_row(shop_id, event, received_at) for event in events]
     return sorted(connection.execute(stmt, rows).scalars().all())
-
-
-_COLUMNS = ("shop_id", "webhook_event_id", "event_type", "mode", "source_type", "source_user_id",
-            "occurred_at", "is_redelivery", "payload", "received_at", "attempts")
-_PG_SQL = {}
-
-
-def _insert_postgresql(connection, rows):
-    """The webhook's hot path on PostgreSQL: one prepared-shape INSERT, no statement compilation.
-
-    SQLAlchemy compiled the multi-row INSERT anew for every request (about 1 ms of
-    CPU, a fifth of the request); the SQL for n rows is built once and kept.
-    """
-    import json
-
-    sql = _PG_SQL.get(len(rows))
-    if sql is None:
-        one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
-        sql = (
-            f"INSERT INTO line_webhook_events ({', '.join(_COLUMNS)}) VALUES "
-            + ", ".join([one] * len(rows))
-            + " ON CONFLICT (webhook_event_id) DO NOTHING RETURNING id"
-        )
-        if len(rows) <= 20:  # deliveries carry a few events; keep only the common shapes
-            _PG_SQL[len(rows)] = sql
-    params = []
-    for row in rows:
-        params.extend(json.dumps(row[c], ensure_ascii=False) if c == "payload" else row[c] for c in _COLUMNS)
-    return [r[0] for r in connection.exec_driver_sql(sql, tuple(params)).fetchall()]
-
-
-_INSERTS = {}

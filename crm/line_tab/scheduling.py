@@ -277,33 +277,6 @@ def tick(now=None, stale_after=timedelta(minutes=5)):
     return {"released": released, "resent": resent, "events": events}
 
 
-class _Ticker:
-    """The in-process tick for the embedded default (jobs in threads, no rq scheduler)."""
-
-    def __init__(self, app, interval):
-        self.app, self.interval = app, interval
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="crm-line-ticker", daemon=True)
-
-    def _loop(self):
-        while not self.stopped.wait(self.interval):
-            with self.app.app_context():
-                try:
-                    jobs.run_job("crm.line_tab.scheduling.tick")
-                except Exception:  # keep ticking; the next tick retries
-                    log.exception("LINE tick failed")
-                finally:
-                    db.session.remove()
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.stopped.set()
-        self.thread.join(timeout=10)
-
-
 def register_cron(scheduler, queue_name=None, interval=60):
     """Register `tick` on an rq CronScheduler (``flask crm cron``): every minute, through run_worker_job."""
     from crm.jobs import run_worker_job
@@ -320,7 +293,8 @@ def tick_seconds(app):
 
 def start_ticker(app, interval=None):
     """Run tick() every few seconds in a daemon thread of this process; returns it (``.stop()``)."""
-    return _Ticker(app, interval or tick_seconds(app) or 5).start()
+    return jobs.Repeating(app, "crm.line_tab.scheduling.tick", interval or tick_seconds(app) or 5,
+                          name="crm-line-ticker").start()
 
 
 def init_ticker(app):

@@ -1,4 +1,4 @@
-"""Webhook ingestion: signature, size, shape, exactly-once storage."""
+"""Webhook ingestion: signature, size, shape, exactly-once storage, the ingress's answers."""
 import json
 from pathlib import Path
 
@@ -6,7 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from crm.extensions import db as _db
-from crm.line_platform.models import LineWebhookEvent
+from crm.line_platform import webhook as ingestion
+from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent
 from crm.line_tab.models import LineMessage
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "line-spec" / "webhook-samples.json"
@@ -25,6 +26,10 @@ def _stored(shop_id=None):
     if shop_id is not None:
         stmt = stmt.where(LineWebhookEvent.shop_id == shop_id)
     return _db.session.scalars(stmt).all()
+
+
+def _nothing_kept():
+    return _stored() == [] and _db.session.scalars(sa.select(LineWebhookDelivery)).all() == []
 
 
 def test_every_sample_event_is_accepted_and_stored(client, line_shop):
@@ -66,7 +71,7 @@ def test_bad_signatures_are_refused_and_nothing_is_stored(client, line_shop, cas
         headers["X-Line-Signature"] = "not base64 ✗"
     response = client.post(line_shop.webhook_path, data=body, headers=headers)
     assert response.status_code == 400
-    assert _stored() == []
+    assert _nothing_kept()
 
 
 def test_escaped_body_with_its_own_signature_is_accepted_as_sent(client, line_shop):
@@ -84,19 +89,19 @@ def test_body_over_the_limit_answers_413(client, line_shop, app, monkeypatch):
     monkeypatch.setitem(app.config, "WEBHOOK_MAX_BYTES", 1000)
     body = json.dumps({"events": [], "pad": "x" * 2000}).encode()
     assert line_shop.post_events(client, None, body=body).status_code == 413
-    assert _stored() == []
+    assert _nothing_kept()
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"events": "x"}', b'{"events": [{"type": "message"}]}'])
 def test_malformed_bodies_answer_400(client, line_shop, body):
     assert line_shop.post_events(client, None, body=body).status_code == 400
-    assert _stored() == []
+    assert _nothing_kept()
 
 
 def test_empty_events_list_answers_200(client, line_shop):
     # LINE's "Verify" button sends exactly this.
     assert line_shop.post_events(client, []).status_code == 200
-    assert _stored() == []
+    assert _nothing_kept()
 
 
 def test_unknown_webhook_key_answers_404(client, line_shop):
@@ -117,3 +122,62 @@ def test_the_same_event_twice_is_stored_once(client, line_shop):
     assert line_shop.post_events(client, [event]).status_code == 200
     assert len(_stored()) == 1
     assert len(_db.session.scalars(sa.select(LineMessage)).all()) == 1
+
+
+def test_a_delivery_is_split_into_events_and_then_removed(client, line_shop):
+    events = _samples()[:3]
+    assert line_shop.post_events(client, events).status_code == 200
+    assert sorted(e.webhook_event_id for e in _stored()) == sorted(e["webhookEventId"] for e in events)
+    assert _db.session.scalars(sa.select(LineWebhookDelivery)).all() == []  # split in the same transaction
+
+
+def test_other_methods_on_the_webhook_answer_405(client, line_shop):
+    response = client.get(line_shop.webhook_path)
+    assert response.status_code == 405 and response.headers["Allow"] == "POST"
+
+
+def test_a_failure_while_storing_answers_500_so_that_line_redelivers(client, line_shop, monkeypatch):
+    def broken(shop_id, body):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(ingestion, "store_delivery", broken)
+    response = line_shop.post_events(client, [_samples()[0]])
+    assert response.status_code == 500 and response.get_json() == {"message": "internal error"}
+    assert _nothing_kept()
+
+
+def test_the_webhook_url_is_built_by_url_for(app, line_shop):
+    from flask import url_for
+
+    with app.test_request_context():
+        assert url_for("line_platform.webhook", key=line_shop.channel.webhook_key) == line_shop.webhook_path
+
+
+def test_a_delivery_that_cannot_be_split_waits_with_its_error_and_holds_up_no_other(line_shop, monkeypatch):
+    from crm.line_platform import events as processing
+    from crm.database import utcnow
+
+    good, bad = _samples()[0], dict(_samples()[1], webhookEventId="01POISON")
+    for event in (bad, good):
+        _db.session.add(LineWebhookDelivery(shop_id=line_shop.shop.id, received_at=utcnow(),
+                                            body=json.dumps({"destination": "U0", "events": [event]})))
+    _db.session.flush()
+    real_store = processing.store_events
+
+    def store(shop_id, events, received_at):
+        if events[0]["webhookEventId"] == "01POISON":
+            raise ValueError("value too long for type character varying(64)")
+        return real_store(shop_id, events, received_at)
+
+    monkeypatch.setattr(processing, "store_events", store)
+    processing.drain_events()
+    assert [e.webhook_event_id for e in _stored()] == [good["webhookEventId"]]
+    assert _stored()[0].processed_at is not None
+    (waiting,) = _db.session.scalars(sa.select(LineWebhookDelivery)).all()
+    assert waiting.attempts == 1 and waiting.error == "ValueError: value too long for type character varying(64)"
+
+
+def test_an_overlong_webhook_event_id_is_refused_at_the_door(client, line_shop):
+    event = dict(_samples()[0], webhookEventId="0" * 65)
+    assert line_shop.post_events(client, [event]).status_code == 400
+    assert _nothing_kept()
