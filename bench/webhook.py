@@ -1,21 +1,22 @@
 """Benchmark of POST /line/webhook/<key> under gunicorn with PostgreSQL, in one run.
 
-    .venv/bin/python bench/webhook.py [--rate 200] [--duration 20] [--clients 16] \
+    .venv/bin/python bench/webhook.py [--rate 200] [--duration 20] [--clients 16] [--rounds 3] \
         [--throughput-seconds 10] [--workers 4] [--worker-class gthread] [--threads 4] [--write-docs]
 
 1. drops and recreates the database crm_bench_webhook, migrates it, creates a shop and
    its LINE channel with a known secret;
 2. starts two gunicorns with the same settings: the CRM (production config, JOBS_MODE=rq
-   on Redis db 14, so events are only stored in the request and a drain job is queued; no rq worker
-   runs) and a bare Flask app whose POST endpoint returns 200;
+   on Redis db 14, so a request only keeps the delivery, and the workers' watch would
+   queue the drain; no rq worker runs) and a bare Flask app whose POST endpoint returns 200;
 3. open loop: sends signed bodies of 1-5 text message events (unique webhookEventId) at a
    steady rate, on schedule whatever the responses; latency is measured from the
    scheduled send time (so a stalled server is not hidden by a stalled client); checks
-   that every answer is 200 and that line_webhook_events holds one row per event sent
-   (and the rq queue one job per event);
+   that every answer is 200 and that the kept deliveries hold every event sent (and that
+   the requests queued no rq job);
 4. closed loop: N concurrent clients as fast as they can for T seconds, against the
-   webhook and against the bare endpoint; reports both req/s and the ratio;
-5. prints the results and, with --write-docs, updates docs/benchmarks.md.
+   webhook and then against the bare endpoint; reports both req/s and the ratio;
+5. repeats 3 and 4 --rounds times, prints every round and the medians and, with
+   --write-docs, updates docs/benchmarks.md.
 Both servers are stopped at the end, also on error or Ctrl-C.
 """
 import argparse
@@ -30,6 +31,7 @@ import random
 import shlex
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,25 +73,26 @@ TEXTS = [
     "トリートメントの料金を教えてください", "また伺います😊", "はい、大丈夫です",
 ]
 
-WHY_MISSED = """
-**Where the time goes, and why the targets are still missed.** A first version cost 15-30 ms
-of CPU per request (a new Redis client per job, one rq job per event, `pool_pre_ping`, an
-uncached INSERT compile, the channel row and its decryption on every request) and reached
-~80 req/s. Since then the webhook keeps one Redis client per process, queues at most one
-*drain* job while one is waiting (a `SET NX`; the drain processes every unprocessed event in
-timestamp order), recycles connections instead of pinging them, executes one cached INSERT
-statement for all the events, and caches the channel secret briefly (re-reading it once when a
-signature fails), and on PostgreSQL sends one INSERT whose SQL is built once per row count
-(SQLAlchemy recompiled the multi-row INSERT on every request, ~1 ms of CPU). In-process that is
-~5.6 ms per request, of which ~2.5 ms is waiting on PostgreSQL (the durable commit) and the rest
-Flask, JSON and the driver. Over HTTP the median is now ~5 ms and throughput ~7x the first
-version, but 2 shared cores also carry the load generator, PostgreSQL and Redis: at 200 req/s
-the server runs at about a third of its ceiling and occasional bursts still queue up (p99 over
-50 ms); the bare endpoint does no I/O at all, so half its throughput means ~1.5 ms of CPU for
-a request that parses, verifies, writes durably and signals a worker. Not done, deliberately: `synchronous_commit = off`
-(it would answer LINE before the events are durable, so a crash could lose what LINE was told
-was received).
+WHERE_THE_TIME_WENT = """
+**How it got here.** The first version stored one row per event in the request (four
+indexes and a foreign key each), through the ORM session (BEGIN, INSERT, COMMIT: three
+round trips), behind every hook of the staff UI (session cookie, login, CSRF, rate limits),
+and queued an rq job per event: ~80 req/s. Later ~400 req/s with a cached channel secret
+and one drain job per burst (a Redis `SET NX` per request), at ratios of 0.23-0.35 and a
+p99 over 50 ms. Measured in-process and with py-spy under load,
+the time went to the round trips and to Python around them, not to PostgreSQL's CPU. Now:
+the request keeps the signed body in one row with one autocommit `INSERT` on a pool of
+autocommit connections (one round trip, no ORM session); it is answered by a WSGI layer in
+front of Flask (`crm/line_platform/ingress.py`), so none of the staff UI's hooks run; it
+makes no Redis round trip (each rq worker polls for deliveries every 0.25 s,
+`crm/line_platform/watcher.py`); and
+the app's connection pool holds as many connections as gunicorn has threads (before, the
+connections beyond the default 5 were opened and closed on every request). The drain
+splits deliveries into events, one per `webhookEventId` (unique key, `ON CONFLICT DO
+NOTHING`), and deletes them in the same transaction. The commit is still durable
+(`synchronous_commit` stays on): LINE is answered only once the body is on disk.
 """
+
 
 # --- set-up ------------------------------------------------------------------------------
 
@@ -124,9 +127,13 @@ def make_database():
 
 
 def count_rows():
+    """Events kept: in deliveries waiting to be split (no worker runs here), and already split."""
     engine = sa.create_engine(f"{SERVER_URL}/{DB_NAME}")
     with engine.connect() as conn:
-        n = conn.execute(sa.text("SELECT count(*) FROM line_webhook_events")).scalar_one()
+        n = conn.execute(sa.text(
+            "SELECT coalesce(sum(json_array_length(body::json -> 'events')), 0) FROM line_webhook_deliveries"
+        )).scalar_one()
+        n += conn.execute(sa.text("SELECT count(*) FROM line_webhook_events")).scalar_one()
     engine.dispose()
     return n
 
@@ -290,6 +297,26 @@ async def closed_loop(url, make_request, clients, duration):
             "elapsed": elapsed}
 
 
+def cpu_times():
+    """(steal, total) jiffies from /proc/stat: the share of time the hypervisor gave to others."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return None
+    return fields[7], sum(fields)
+
+
+def steal_share(before, after):
+    """Percent of CPU time stolen between two cpu_times() readings (None off Linux)."""
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return 100 * (after[0] - before[0]) / (after[1] - before[1])
+
+
+def _share(value):
+    return "?" if value is None else f"{value:.0f}"
+
+
 def pct(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
@@ -300,9 +327,10 @@ def pct(values, q):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop requests per second")
-    parser.add_argument("--duration", type=float, default=20.0, help="open-loop seconds")
+    parser.add_argument("--duration", type=float, default=20.0, help="open-loop seconds per round")
     parser.add_argument("--clients", type=int, default=16, help="closed-loop concurrent clients")
-    parser.add_argument("--throughput-seconds", type=float, default=10.0)
+    parser.add_argument("--throughput-seconds", type=float, default=10.0, help="closed-loop seconds per endpoint and round")
+    parser.add_argument("--rounds", type=int, default=3, help="open and closed loops are run this many times; medians reported")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=4)
@@ -325,6 +353,7 @@ def main(argv=None):
     logdir = tempfile.mkdtemp(prefix="bench-webhook-")
     servers = []
     bodies = Bodies(args.seed)
+    open_rounds, closed_rounds = [], []
     try:
         crm = Server("crm", "bench._webhook_app:crm_app()", free_port(), settings, env, logdir)
         servers.append(crm)
@@ -337,24 +366,35 @@ def main(argv=None):
         # warm-up: every worker imports, connects to PostgreSQL and Redis
         asyncio.run(closed_loop(crm.url + path, bodies.make, args.clients, 2.0))
         asyncio.run(closed_loop(bare.url + path, bodies.make, args.clients, 1.0))
-        rows_before = count_rows()
 
-        print(f"open loop: {args.rate:g} req/s for {args.duration:g} s ...", flush=True)
-        ol = asyncio.run(open_loop(crm.url + path, bodies, args.rate, args.duration))
-        stored = wait_quiet() - rows_before  # after the server has drained its backlog
-        queued = redis.llen("rq:queue:default")  # drain jobs waiting (the warm-up's included)
-        lat_ms = [x * 1000 for x in ol["latencies"]]
-        p = {q: pct(lat_ms, q) for q in (50, 90, 99)}
-        p["max"] = max(lat_ms)
-        achieved = ol["requests"] / ol["elapsed"]
+        for n in range(1, args.rounds + 1):
+            print(f"round {n}/{args.rounds}: open loop {args.rate:g} req/s for {args.duration:g} s ...", flush=True)
+            rows_before = count_rows()
+            cpu_before = cpu_times()
+            ol = asyncio.run(open_loop(crm.url + path, bodies, args.rate, args.duration))
+            ol["steal"] = steal_share(cpu_before, cpu_times())
+            ol["stored"] = wait_quiet() - rows_before  # after the server has drained its backlog
+            lat_ms = [x * 1000 for x in ol["latencies"]]
+            ol["p"] = {q: pct(lat_ms, q) for q in (50, 90, 99)}
+            ol["p"]["max"] = max(lat_ms)
+            open_rounds.append(ol)
+            print(f"  p50 {ol['p'][50]:.1f} ms, p99 {ol['p'][99]:.1f} ms", flush=True)
 
-        print(f"closed loop: {args.clients} clients x {args.throughput_seconds:g} s, webhook then bare ...",
-              flush=True)
-        rows_before = count_rows()
-        tw = asyncio.run(closed_loop(crm.url + path, bodies.make, args.clients, args.throughput_seconds))
-        tw_stored = wait_quiet() - rows_before
-        tb = asyncio.run(closed_loop(bare.url + path, bodies.make, args.clients, args.throughput_seconds))
-        ratio = tw["rps"] / tb["rps"]
+            # Webhook then bare, back to back, so that both see the same moment of a noisy machine.
+            print(f"round {n}/{args.rounds}: closed loop {args.clients} clients x {args.throughput_seconds:g} s, "
+                  "webhook then bare ...", flush=True)
+            rows_before = count_rows()
+            cpu_before = cpu_times()
+            tw = asyncio.run(closed_loop(crm.url + path, bodies.make, args.clients, args.throughput_seconds))
+            cpu_middle = cpu_times()
+            tw["stored"] = wait_quiet() - rows_before
+            cpu_after_wait = cpu_times()
+            tb = asyncio.run(closed_loop(bare.url + path, bodies.make, args.clients, args.throughput_seconds))
+            closed_rounds.append({"webhook": tw, "bare": tb, "ratio": tw["rps"] / tb["rps"],
+                                  "steal": (steal_share(cpu_before, cpu_middle), steal_share(cpu_after_wait, cpu_times()))})
+            print(f"  webhook {tw['rps']:.0f} req/s, bare {tb['rps']:.0f} req/s, "
+                  f"ratio {closed_rounds[-1]['ratio']:.2f}", flush=True)
+        queued = redis.llen("rq:queue:default")  # with rq the requests queue nothing: workers watch
         errors = [s.name for s in servers if s.proc.poll() is not None]
     finally:
         for server in servers:
@@ -363,71 +403,90 @@ def main(argv=None):
         if not args.keep_database:
             drop_database()
 
-    all_200 = ol["statuses"] == {200: ol["requests"]}
-    # The webhook queues one drain job while none is waiting (Redis SET NX); with no
-    # worker running exactly one job waits, whatever the number of events.
-    rows_ok = stored == ol["events"] and queued == 1
-    tput_ok = set(tw["statuses"]) == {200} and tw_stored == tw["events"] and set(tb["statuses"]) == {200}
+    p = {q: statistics.median(r["p"][q] for r in open_rounds) for q in (50, 90, 99, "max")}
+    ratio = statistics.median(r["ratio"] for r in closed_rounds)
+    webhook_rps = statistics.median(r["webhook"]["rps"] for r in closed_rounds)
+    bare_rps = statistics.median(r["bare"]["rps"] for r in closed_rounds)
+    requests = sum(r["requests"] for r in open_rounds)
+    all_200 = all(r["statuses"] == {200: r["requests"]} for r in open_rounds)
+    rows_ok = all(r["stored"] == r["events"] for r in open_rounds) and queued == 0
+    tput_ok = all(set(r["webhook"]["statuses"]) == {200} and r["webhook"]["stored"] == r["webhook"]["events"]
+                  and set(r["bare"]["statuses"]) == {200} for r in closed_rounds)
     p99_met = p[99] <= TARGET_P99_MS
     ratio_met = ratio >= TARGET_RATIO
     print()
-    print(f"open loop {args.rate:g} req/s x {args.duration:g} s: {ol['requests']} requests "
-          f"({achieved:.1f} req/s achieved), {ol['events']} events, statuses {ol['statuses']}, "
-          f"max scheduler lag {ol['max_lag'] * 1000:.1f} ms")
-    print(f"  latency ms: p50 {p[50]:.1f}  p90 {p[90]:.1f}  p99 {p[99]:.1f}  max {p['max']:.1f}")
-    print(f"  rows stored {stored} / events sent {ol['events']}, rq jobs queued {queued}: "
-          f"{'OK' if rows_ok else 'MISMATCH'}")
-    print(f"closed loop {args.clients} clients: webhook {tw['rps']:.0f} req/s "
-          f"({tw['events']} events, {tw_stored} rows, statuses {tw['statuses']}), "
-          f"bare {tb['rps']:.0f} req/s (statuses {tb['statuses']}), ratio {ratio:.2f}")
+    for n, (ol, cl) in enumerate(zip(open_rounds, closed_rounds), 1):
+        print(f"round {n}: open loop {ol['requests']} requests ({ol['requests'] / ol['elapsed']:.1f} req/s achieved), "
+              f"{ol['events']} events, statuses {ol['statuses']}, max scheduler lag {ol['max_lag'] * 1000:.1f} ms, "
+              f"steal {_share(ol['steal'])} %; "
+              f"p50 {ol['p'][50]:.1f} p90 {ol['p'][90]:.1f} p99 {ol['p'][99]:.1f} max {ol['p']['max']:.1f} ms; "
+              f"events kept {ol['stored']} / {ol['events']}")
+        print(f"         closed loop: webhook {cl['webhook']['rps']:.0f} req/s ({cl['webhook']['stored']} / "
+              f"{cl['webhook']['events']} events kept), bare {cl['bare']['rps']:.0f} req/s, ratio {cl['ratio']:.2f}; "
+              f"steal {_share(cl['steal'][0])} % / {_share(cl['steal'][1])} %")
+    print(f"medians of {args.rounds} rounds: p50 {p[50]:.1f} ms, p99 {p[99]:.1f} ms; "
+          f"webhook {webhook_rps:.0f} req/s, bare {bare_rps:.0f} req/s, ratio {ratio:.2f}")
+    print(f"every answer 200: {all_200}; events kept = events sent, no rq job queued: {rows_ok} (jobs: {queued})")
     print(f"targets: p99 <= {TARGET_P99_MS:g} ms at {args.rate:g} req/s: {'met' if p99_met else 'MISSED'}; "
           f"throughput >= {TARGET_RATIO:.0%} of bare: {'met' if ratio_met else 'MISSED'}")
     if errors:
         print(f"server(s) died during the run: {errors}")
 
     if args.write_docs:
-        date = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M %Z")
-        section = f"""{SECTION}
+        write_docs(args, command, settings, open_rounds, closed_rounds, p, ratio, webhook_rps, bare_rps,
+                   requests, all_200, rows_ok, queued, p99_met, ratio_met)
+        print(f"wrote {args.docs_path}")
+    return 0 if (all_200 and rows_ok and tput_ok and p99_met and ratio_met and not errors) else 1
+
+
+def write_docs(args, command, settings, open_rounds, closed_rounds, p, ratio, webhook_rps, bare_rps,
+               requests, all_200, rows_ok, queued, p99_met, ratio_met):
+    date = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    rounds = "\n".join(
+        f"| {n} | {ol['p'][50]:.1f} | {ol['p'][99]:.1f} | {ol['p']['max']:.1f} | {_share(ol['steal'])} "
+        f"| {cl['webhook']['rps']:.0f} | {cl['bare']['rps']:.0f} | {cl['ratio']:.2f} "
+        f"| {_share(cl['steal'][0])} / {_share(cl['steal'][1])} |"
+        for n, (ol, cl) in enumerate(zip(open_rounds, closed_rounds), 1)
+    )
+    section = f"""{SECTION}
 
 `POST /line/webhook/<key>` served by gunicorn with PostgreSQL, measured over HTTP by
-an aiohttp client on the same machine. The request verifies the signature, stores the
-events (`INSERT … ON CONFLICT DO NOTHING RETURNING id`), commits, and makes sure one
-rq drain job is queued (a Redis `SET NX`; the job processes every unprocessed event in
-timestamp order); no rq worker runs, so event processing is not measured.
+an aiohttp client on the same machine. The request verifies the signature, keeps the
+body (one autocommit `INSERT` into `line_webhook_deliveries`) and answers; with rq it
+asks nothing of Redis, because each worker process watches for kept deliveries and
+queues the drain. No rq worker runs here, so splitting the deliveries into events
+(de-duplicated on `webhookEventId`) and processing them is not measured.
 
     .venv/bin/{command.strip()}
 
 - Date: {date}; Python {platform.python_version()}, PostgreSQL at 127.0.0.1, Redis db 14.
-- Machine: 2 shared cores; client, gunicorn, PostgreSQL and Redis all share them, so
-  runs vary by 10-20 %: quote medians and ratios, not single numbers.
+- Machine: 2 shared cores; client, gunicorn, PostgreSQL and Redis all share them, and
+  single runs vary by 20-30 %, so each loop runs {args.rounds} times and the medians count.
 - gunicorn settings, the same for the CRM and for the bare app: `{' '.join(settings)}`
   (production config, `JOBS_MODE=rq`).
 - Bodies: 1-5 LINE text message events each (mean 3), unique `webhookEventId`, signed
   with the channel secret (`X-Line-Signature`).
+- Open loop: {args.rate:g} requests/s on a fixed schedule for {args.duration:g} s per round
+  ({requests} requests in all); latency from the scheduled send time, so a stalled server
+  is not hidden by a stalled client.
+- Closed loop: {args.clients} concurrent clients for {args.throughput_seconds:g} s against the
+  webhook, then against a bare Flask app whose POST endpoint returns `{{}}, 200`.
 
-**Open loop**: {args.rate:g} requests/s on a fixed schedule for {args.duration:g} s
-({ol['requests']} requests, {ol['events']} events); latency from the scheduled send time.
+| round | p50 ms | p99 ms | max ms | steal % | webhook req/s | bare req/s | ratio | steal % (webhook / bare) |
+|---|---|---|---|---|---|---|---|---|
+{rounds}
+| **median** | **{p[50]:.1f}** | **{p[99]:.1f}** | {p['max']:.1f} | | **{webhook_rps:.0f}** | **{bare_rps:.0f}** | **{ratio:.2f}** | |
 
-| p50 | p90 | p99 | max | target p99 |
-|---|---|---|---|---|
-| {p[50]:.1f} ms | {p[90]:.1f} ms | {p[99]:.1f} ms | {p['max']:.1f} ms | ≤ {TARGET_P99_MS:g} ms: {'met' if p99_met else '**missed**'} |
+"steal %" is the share of CPU time the hypervisor gave to other machines during that
+loop (`/proc/stat`); rounds with a high share measure the neighbours as much as the code.
 
-Every answer 200: {'yes' if all_200 else 'no ' + str(ol['statuses'])}; rows in
-`line_webhook_events` = events sent: {'yes' if stored == ol['events'] else 'no'} ({stored} / {ol['events']});
-rq drain jobs waiting: {queued} (one expected). A request unanswered after
-30 s counts as a client timeout (latency ≥ 30 s); rows are counted once the server has drained.
-
-**Closed loop** (maximum throughput): {args.clients} concurrent clients for {args.throughput_seconds:g} s each.
-
-| endpoint | req/s |
-|---|---|
-| webhook | {tw['rps']:.0f} |
-| bare Flask `return {{}}, 200` | {tb['rps']:.0f} |
-| ratio | {ratio:.2f} (target ≥ {TARGET_RATIO:.2f}: {'met' if ratio_met else '**missed**'}) |
-""" + ("" if p99_met and ratio_met else WHY_MISSED)
-        write_section(SECTION, section, args.docs_path)
-        print(f"wrote {args.docs_path}")
-    return 0 if (all_200 and rows_ok and tput_ok and p99_met and ratio_met and not errors) else 1
+Targets: p99 ≤ {TARGET_P99_MS:g} ms at {args.rate:g} req/s: {'met' if p99_met else '**missed**'};
+throughput ≥ {TARGET_RATIO:.0%} of the bare endpoint: {'met' if ratio_met else '**missed**'}.
+Every answer 200: {'yes' if all_200 else 'no'}; every event sent is kept (counted in the
+waiting deliveries once the server has drained its backlog): {'yes' if rows_ok else 'no'};
+rq jobs queued by the requests: {queued} (none expected).
+""" + WHERE_THE_TIME_WENT
+    write_section(SECTION, section, args.docs_path)
 
 
 if __name__ == "__main__":
