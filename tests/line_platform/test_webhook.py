@@ -181,3 +181,17 @@ def test_an_overlong_webhook_event_id_is_refused_at_the_door(client, line_shop):
     event = dict(_samples()[0], webhookEventId="0" * 65)
     assert line_shop.post_events(client, [event]).status_code == 400
     assert _nothing_kept()
+
+
+def test_a_body_without_content_length_answers_411(app, line_shop):
+    import io
+
+    body = json.dumps({"destination": "U0", "events": [_samples()[0]]}).encode()
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": line_shop.webhook_path, "SERVER_NAME": "localhost",
+               "SERVER_PORT": "80", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+               "wsgi.errors": io.StringIO(), "HTTP_X_LINE_SIGNATURE": line_shop.sign(body)}
+    answered = []
+    with app.app_context():
+        chunks = app.wsgi_app(environ, lambda status, headers: answered.append(status))
+    assert answered == ["411 Length Required"] and b"".join(chunks) == b'{"message": "Content-Length required"}'
+    assert _nothing_kept()
