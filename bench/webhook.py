@@ -91,6 +91,9 @@ connections beyond the default 5 were opened and closed on every request). The d
 splits deliveries into events, one per `webhookEventId` (unique key, `ON CONFLICT DO
 NOTHING`), and deletes them in the same transaction. The commit is still durable
 (`synchronous_commit` stays on): LINE is answered only once the body is on disk.
+When the hypervisor takes a large share of the CPU (steal of 25 % and more in the table),
+the same code measured here p99s of 170-370 ms and ratios of 0.41-0.51 (runs on
+2026-11-22 between 00:20 and 00:30 UTC, not kept): read the steal column before the medians.
 """
 
 
