@@ -51,6 +51,7 @@ from crm.line_tab import scheduling  # noqa: E402
 from crm.line_tab.models import LineFriend, LineMessage  # noqa: E402
 from crm.shops.models import Plan  # noqa: E402
 from crm.shops.services import create_shop  # noqa: E402
+from line_sandbox.schema import spec_dir  # noqa: E402
 
 DB_NAME = "crm_bench_scheduled"
 SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -244,7 +245,7 @@ def run(args):
     processes = []
     try:
         port = free_port()
-        spec = os.environ.get("LINE_SPEC_DIR") or str(ROOT.parent / "shared" / "line-spec")
+        spec = str(spec_dir())
         processes.append(Process("sandbox", [sys.executable, "-m", "line_sandbox", "--host", "127.0.0.1",
                                              "--port", str(port), "--spec-dir", spec], dict(os.environ), logdir))
         sandbox = Sandbox(f"http://127.0.0.1:{port}")

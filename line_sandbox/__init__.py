@@ -23,6 +23,10 @@ from .state import State
 __all__ = ["create_app", "Sandbox"]
 
 
+class SpecMissing(FileNotFoundError):
+    """LINE's OpenAPI files are not where the sandbox was told to look."""
+
+
 @dataclass
 class Sandbox:
     """What the blueprints share: the world and the spec validator."""
@@ -36,14 +40,14 @@ def create_app(state_path: str | os.PathLike | None = None, spec_directory: str 
     """The sandbox app; state in memory, mirrored to ``state_path`` when given.
 
     LINE's OpenAPI documents are read from ``spec_directory``, else
-    $LINE_SPEC_DIR, else ``../shared/line-spec`` beside the repository.
+    $LINE_SPEC_DIR, else the copies shipped in ``line_sandbox/spec/``.
     """
     from . import api, content, control, login, messaging, phone, richmenu
 
     directory = Path(spec_directory) if spec_directory else spec_dir()
     spec_file = directory / "messaging-api.yml"
     if not spec_file.is_file():
-        raise FileNotFoundError(f"LINE's messaging-api.yml is not at {spec_file} (set LINE_SPEC_DIR)")
+        raise SpecMissing(f"LINE's messaging-api.yml is not at {spec_file}: set LINE_SPEC_DIR to the folder that has it")
     app = Flask(__name__)
     app.json.ensure_ascii = False
     app.json.sort_keys = False

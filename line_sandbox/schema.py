@@ -34,12 +34,14 @@ _REF_PREFIX = "#/components/schemas/"
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")
 
 
-def spec_dir(repo_root: str | os.PathLike | None = None) -> Path:
-    """Where LINE's specs live: $LINE_SPEC_DIR, else ../shared/line-spec beside the repo."""
+BUNDLED_SPEC_DIR = Path(__file__).resolve().parent / "spec"
+
+
+def spec_dir() -> Path:
+    """Where LINE's specs live: $LINE_SPEC_DIR, else the copies shipped in line_sandbox/spec/."""
     if os.environ.get(SPEC_DIR_ENV):
         return Path(os.environ[SPEC_DIR_ENV])
-    root = Path(repo_root) if repo_root else Path(__file__).resolve().parents[1]
-    return root.parent / "shared" / "line-spec"
+    return BUNDLED_SPEC_DIR
 
 
 def property_path(parts) -> str:

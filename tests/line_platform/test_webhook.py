@@ -1,6 +1,5 @@
 """Webhook ingestion: signature, size, shape, exactly-once storage, the ingress's answers."""
 import json
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -9,8 +8,9 @@ from crm.extensions import db as _db
 from crm.line_platform import webhook as ingestion
 from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent
 from crm.line_tab.models import LineMessage
+from line_sandbox.schema import spec_dir
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "line-spec" / "webhook-samples.json"
+SAMPLES = spec_dir() / "webhook-samples.json"
 
 
 def _samples():

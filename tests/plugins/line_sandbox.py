@@ -8,8 +8,8 @@ Fixtures:
   line-bot-sdk ``Configuration(host=line_sandbox.url)`` at it.
 * ``webhook_receiver`` - a tiny HTTP server that records the webhooks it
   receives (``.url``, ``.received``, ``.status``, ``.on_webhook``).
-* ``line_spec_dir`` - where LINE's OpenAPI files are (``$LINE_SPEC_DIR`` or
-  ``../shared/line-spec`` beside the repository).
+* ``line_spec_dir`` - where LINE's OpenAPI files are (``$LINE_SPEC_DIR``, else
+  the copies shipped in ``line_sandbox/spec/``).
 
 Both servers run once per session in background threads (werkzeug
 ``make_server``, threaded, so the sandbox can be hit concurrently and a
@@ -29,14 +29,13 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from line_sandbox import create_app
+from line_sandbox.schema import spec_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def line_spec_path() -> Path:
-    if os.environ.get("LINE_SPEC_DIR"):
-        return Path(os.environ["LINE_SPEC_DIR"])
-    return Path(REPO_ROOT).parent / "shared" / "line-spec"
+    return spec_dir()
 
 
 class _ServerThread:

@@ -61,11 +61,22 @@ def test_property_paths_are_written_like_line():
     assert property_path([]) == ""
 
 
-def test_spec_dir_is_beside_the_repo_unless_overridden(monkeypatch, tmp_path):
+def test_spec_dir_is_inside_the_package_unless_overridden(monkeypatch, tmp_path):
     monkeypatch.delenv("LINE_SPEC_DIR", raising=False)
-    assert spec_dir("/somewhere/main") == Path("/somewhere/shared/line-spec")
+    bundled = Path(__file__).resolve().parents[2] / "line_sandbox" / "spec"
+    assert spec_dir() == bundled
+    for name in ("messaging-api.yml", "webhook.yml", "webhook-samples.json", "SOURCES",
+                 "LICENSE-line-openapi", "LICENSE-line-bot-sdk-python"):
+        assert (bundled / name).is_file(), name
     monkeypatch.setenv("LINE_SPEC_DIR", str(tmp_path))
     assert spec_dir() == tmp_path
+
+
+def test_a_missing_spec_names_the_variable_to_set(monkeypatch, tmp_path):
+    from line_sandbox import SpecMissing, create_app
+
+    with pytest.raises(SpecMissing, match="LINE_SPEC_DIR"):
+        create_app(spec_directory=tmp_path)
 
 
 def test_the_real_specs_examples_and_sdk_shapes_validate(line_spec_dir):
