@@ -2,9 +2,11 @@
 import os
 import re
 from contextlib import contextmanager
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session
@@ -15,7 +17,40 @@ from crm.extensions import db as _db
 from crm.extensions import limiter
 from tests import factories
 
-pytest_plugins = ["tests.plugins.line_sandbox", "tests.plugins.line_shop", "tests.plugins.smtp_sink"]
+pytest_plugins = ["tests.plugins.redis_db", "tests.plugins.line_sandbox", "tests.plugins.line_shop", "tests.plugins.smtp_sink"]
+
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--now", default=os.environ.get("CRM_TEST_NOW") or None, metavar="ISO8601",
+        help="run the whole suite as if it started at this instant (with its UTC offset, e.g. "
+             "2026-12-31T23:59:30+09:00); the clock ticks on from there. Also $CRM_TEST_NOW.",
+    )
+
+
+def pytest_configure(config):
+    # Started before the app exists, so every "now" of the run (the app's, the
+    # sandbox's, the tests') comes from the pinned clock.
+    now = config.getoption("--now")
+    if now:
+        instant = datetime.fromisoformat(now)
+        if instant.tzinfo is None:
+            raise pytest.UsageError("--now needs a UTC offset, e.g. 2027-01-01T00:00:00+09:00")
+        config._pinned_clock = time_machine.travel(instant, tick=True)
+        config._pinned_clock.start()
+
+
+def pytest_unconfigure(config):
+    clock = getattr(config, "_pinned_clock", None)
+    if clock is not None:
+        clock.stop()
+
+
+def pytest_report_header(config):
+    now = config.getoption("--now")
+    return f"clock pinned: the run starts at {now}" if now else None
+
 
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
@@ -43,6 +78,8 @@ def app(tmp_path_factory):
 
     class Config(TestingConfig):
         SQLALCHEMY_DATABASE_URI = url
+        # Read again here: tests.plugins.redis_db pointed it at this run's own database.
+        RATELIMIT_STORAGE_URI = os.environ.get("TEST_RATELIMIT_STORAGE_URI", "memory://")
 
     application = create_app(Config)
     with application.app_context():
