@@ -94,6 +94,7 @@ def register_blueprints(app):
     from crm.line_platform import blueprint as line_platform_bp
     from crm.line_tab import blueprint as line_tab_bp
     from crm.linking import blueprint as linking_bp
+    from crm.plans import gate as plan_gate
     from crm.plans.views import blueprint as plans_bp
     from crm.staff import blueprint as staff_bp
 
@@ -106,6 +107,7 @@ def register_blueprints(app):
     app.register_blueprint(bookings_bp)
     app.register_blueprint(digests_bp)
     app.register_blueprint(plans_bp)
+    plan_gate.init_app(app)
 
     @app.get("/")
     def index():

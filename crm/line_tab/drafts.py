@@ -308,3 +308,35 @@ def approve(draft, reviewer, expected_version, text=None, scheduled_at=None):
     draft.message_id = message.id
     db.session.flush()
     return message
+
+
+def return_to_approval(message, editor, text):
+    """An approved 送信予約 edited by anyone but its approver goes back to 承認待ち as the editor's text.
+
+    The approval was given to the old text, so the scheduled message is cancelled
+    (a guarded UPDATE: not once its sending started) and its draft reopens as
+    pending, with the editor as its author: the owner approves the new text,
+    and the message that follows shows who wrote it.
+    """
+    from crm.line_tab.scheduling import cancel_scheduled
+
+    text = _clean_text(text)
+    cancel_scheduled(message)
+    draft = db.session.scalars(sa.select(LineDraft).where(LineDraft.message_id == message.id)).first()
+    if draft is None:  # approved before drafts kept their message: start the request afresh
+        draft = LineDraft(shop_id=message.shop_id, friend_id=message.friend_id, version=0)
+        db.session.add(draft)
+    draft.author_id = editor.id
+    draft.updated_by_id = editor.id
+    draft.text = text
+    draft.status = DraftStatus.PENDING
+    draft.open_slot = 1
+    draft.requested_at = utcnow()
+    draft.reviewer_id = draft.reviewed_at = draft.message_id = None
+    draft.version = (draft.version or 0) + 1
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise DraftError(_("ご自分の下書きがすでにあります。先にそれを送信するか削除してください。")) from None
+    return draft

@@ -348,6 +348,16 @@ def edit_scheduled(message_id):
     _require_direct_sender()
     customer, friend = _customer_of(message.friend_id)
     text = request.form.get("text", "")
+    if message.approved_by_id is not None and message.approved_by_id != current_user.id:
+        # The owner approved the old text, not this one.
+        try:
+            drafts.return_to_approval(message, current_user, text)
+        except scheduling.NotEditable as exc:
+            return _failed(customer, friend, exc, 409, scheduled_error_id=message_id)
+        except drafts.DraftError as exc:
+            return _failed(customer, friend, exc, 422, scheduled_error_id=message_id)
+        jobs.commit()
+        return _done(customer, friend, _("承認済みの予約を変更したため、承認待ちに戻しました。"))
     try:
         when = _when_from_form()
         scheduling.edit_scheduled(message, text, when)

@@ -183,9 +183,16 @@ def _export_response(kind, shop, friend_ids, stem):
     return response
 
 
+def _exports_are_owner_only():
+    # One rule for every export: a customer's history is as private as the shop's.
+    if not current_user.is_owner:
+        abort(403)
+
+
 @blueprint.get("/customers/<int:customer_id>/line/export.<any(csv, xlsx):kind>")
 def export_customer(customer_id, kind):
-    """One customer's whole LINE history, unread messages included."""
+    """One customer's whole LINE history, unread messages included (owner only)."""
+    _exports_are_owner_only()
     customer, friend = _linked(customer_id)
     return _export_response(kind, current_user.shop, [friend.id], f"line-history-customer-{customer.id}")
 
@@ -193,6 +200,5 @@ def export_customer(customer_id, kind):
 @blueprint.get("/line/export.<any(csv, xlsx):kind>")
 def export_shop(kind):
     """The whole shop's LINE history (owner only)."""
-    if not current_user.is_owner:
-        abort(403)
+    _exports_are_owner_only()
     return _export_response(kind, current_user.shop, None, f"line-history-shop-{current_user.shop_id}")

@@ -276,3 +276,34 @@ def test_another_shops_draft_is_404(client, auth, people):
     auth.login(other_owner)
     assert client.post_form(f"/line/drafts/{draft.id}/approve", {"version": draft.version}).status_code == 404
     assert "承認待ちのメッセージはありません。" in client.get("/line/approvals").get_data(as_text=True)
+
+
+def test_staff_editing_an_approved_schedule_send_it_back_to_approval(client, auth, people, line_shop):
+    customer, friend, user, staff, owner = people
+    direct = make_staff(line_shop.shop, line_send_mode=LineSendMode.DIRECT, name="直接 送信")
+    draft = drafts.save_draft(friend, staff, "来週のご案内", request_approval=True)
+    message = drafts.approve(draft, owner, draft.version, scheduled_at=utcnow() + timedelta(hours=2))
+    _db.session.flush()
+    auth.login(direct)
+    response = htmx_post(client, f"/line/scheduled/{message.id}/edit",
+                         {"text": "書き換えた案内", "date": DAY.isoformat(), "time": "11:30"})
+    assert response.status_code == 200
+    _db.session.expire_all()
+    assert _db.session.get(type(message), message.id).status == SendStatus.CANCELLED  # never sent as approved
+    reopened = _db.session.get(LineDraft, draft.id)
+    assert (reopened.status, reopened.text) == (DraftStatus.PENDING, "書き換えた案内")
+    assert (reopened.author_id, reopened.updated_by_id) == (direct.id, direct.id)  # the editor is recorded
+    assert drafts.pending_approval_count(line_shop.shop.id) == 1
+    assert sent_texts(line_shop) == []
+
+
+def test_the_approver_editing_their_approved_schedule_keeps_it(client, auth, people, line_shop):
+    customer, friend, user, staff, owner = people
+    draft = drafts.save_draft(friend, staff, "来週のご案内", request_approval=True)
+    message = drafts.approve(draft, owner, draft.version, scheduled_at=utcnow() + timedelta(hours=2))
+    _db.session.flush()
+    auth.login(owner)
+    htmx_post(client, f"/line/scheduled/{message.id}/edit", {"text": "オーナーが直した", "date": DAY.isoformat(), "time": "11:30"})
+    _db.session.expire_all()
+    kept = _db.session.get(type(message), message.id)
+    assert (kept.status, kept.text, kept.approved_by_id) == (SendStatus.SCHEDULED, "オーナーが直した", owner.id)

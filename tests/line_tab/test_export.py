@@ -74,3 +74,16 @@ def test_export_of_another_shops_customer_is_404(client, auth, line_shop):
     make_friend(other, customer=stranger)
     auth.login(line_shop.owner)
     assert client.get(f"/customers/{stranger.id}/line/export.csv").status_code == 404
+
+
+def test_a_customers_export_is_owner_only_as_the_shops_is(client, auth, line_shop):
+    customer, _rows = _history(line_shop.shop, line_shop.owner)
+    staff = make_staff(line_shop.shop)
+    auth.login(staff)
+    for kind in ("csv", "xlsx"):
+        assert client.get(f"/customers/{customer.id}/line/export.{kind}").status_code == 403
+        assert client.get(f"/line/export.{kind}").status_code == 403
+    assert "/line/export." not in client.get(f"/customers/{customer.id}/line").get_data(as_text=True)
+    auth.logout()
+    auth.login(line_shop.owner)
+    assert client.get(f"/customers/{customer.id}/line/export.csv").status_code == 200

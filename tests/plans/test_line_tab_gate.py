@@ -1,10 +1,16 @@
-"""Every LINE-tab endpoint refuses a shop without premium: walked from the app's URL map, so none is left ungated."""
+"""Every LINE endpoint refuses a shop without premium: walked from the app's URL map, so none is left ungated.
+
+The line_tab, line_platform and linking blueprints are gated whole
+(crm/plans/gate.py); the few routes open to every plan are named there with
+the reason, and the walk fails on a route that is neither.
+"""
 from datetime import timedelta
 
 import pytest
 
 from crm.database import utcnow
 from crm.extensions import db as _db
+from crm.plans.gate import GATED_BLUEPRINTS, PLAN_FREE
 from crm.shops.models import Plan
 from tests.factories import make_customer, make_friend, make_shop, make_staff
 
@@ -33,7 +39,7 @@ def line_tab_requests(app, ids):
     """
     found = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("line_tab."):
+        if rule.endpoint.split(".")[0] in GATED_BLUEPRINTS and rule.endpoint not in PLAN_FREE:
             values = {arg: _value(conv, arg, ids) for arg, conv in rule._converters.items()}
             choices = {arg: sorted(conv.items) for arg, conv in rule._converters.items()
                        if type(conv).__name__ == "AnyConverter"}
@@ -72,7 +78,8 @@ def test_every_line_tab_endpoint_answers_403_with_how_to_upgrade(app, client, au
     requests = line_tab_requests(app, ids)
     endpoints = {endpoint for endpoint, _m, _u in requests}
     assert "customers.show" in endpoints and "line_tab.send" in endpoints
-    assert len(endpoints) >= 2
+    assert {"line_platform.friend", "line_platform.media", "line_platform.unlinked_friends",
+            "linking.resolve", "linking.link_existing"} <= endpoints
     token = client.csrf_token()
     for endpoint, method, url in requests:
         for headers in ({}, {"HX-Request": "true"}):
@@ -114,3 +121,30 @@ def test_signed_out_visitors_are_sent_to_sign_in_first(app, client, db):
     for endpoint, method, url in line_tab_requests(app, {"customer_id": customer.id}):
         if method == "GET":
             assert client.get(url).status_code in (302, 401), url
+
+
+def test_every_route_of_a_gated_blueprint_is_gated_or_named_open_with_a_reason(app):
+    rules = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert set(PLAN_FREE) <= rules, "PLAN_FREE names a route that does not exist"
+    assert all(reason.strip() for reason in PLAN_FREE.values())
+    gated = {endpoint for endpoint, _m, _u in line_tab_requests(app, {"customer_id": 1})}
+    for endpoint in rules:
+        if endpoint.split(".")[0] in GATED_BLUEPRINTS:
+            assert endpoint in gated or endpoint in PLAN_FREE, endpoint
+
+
+def test_unlinking_on_a_basic_plan_does_not_open_the_conversation(app, client, auth, db):
+    from crm.line_tab.models import Direction, LineMessage
+
+    shop, owner = make_shop(plan=Plan.BASIC)
+    customer = make_customer(shop)
+    friend = make_friend(shop, customer=customer)
+    _db.session.add(LineMessage(shop_id=shop.id, friend_id=friend.id, direction=Direction.INCOMING,
+                                message_type="text", text="秘密のご相談です", payload={}))
+    _db.session.flush()
+    auth.login(owner)
+    assert client.post_form(f"/customers/{customer.id}/unlink").status_code == 302
+    for url in (f"/line/friends/{friend.id}", "/line/friends/unlinked"):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "秘密のご相談です" not in response.get_data(as_text=True)
