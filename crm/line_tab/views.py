@@ -192,8 +192,8 @@ def _exports_are_owner_only():
 @blueprint.get("/customers/<int:customer_id>/line/export.<any(csv, xlsx):kind>")
 def export_customer(customer_id, kind):
     """One customer's whole LINE history, unread messages included (owner only)."""
+    customer, friend = _linked(customer_id)  # another shop's customer: 404 first, as everywhere
     _exports_are_owner_only()
-    customer, friend = _linked(customer_id)
     return _export_response(kind, current_user.shop, [friend.id], f"line-history-customer-{customer.id}")
 
 
