@@ -57,7 +57,9 @@ def register_extensions(app):
     login_manager.init_app(app)
     login_manager.login_view = "staff.login"
     login_manager.login_message = None
-    login_manager.session_protection = "strong"
+    # "basic", not "strong": strong hashes the client's address into the session, so a phone
+    # switching between Wi-Fi and 4G was signed out. Revocation is server-side (session_version).
+    login_manager.session_protection = "basic"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     htmx.init_app(app)
