@@ -6,6 +6,7 @@ from flask_wtf.csrf import CSRFError
 
 from crm.config import BASE_DIR, config_from_env
 from crm.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from crm.security import register_security
 
 
 def create_app(config=None):
@@ -23,6 +24,7 @@ def create_app(config=None):
     if not app.config.get("CREDENTIALS_KEYS"):
         raise RuntimeError("CREDENTIALS_KEYS must be set in the environment outside development")
     register_extensions(app)
+    register_security(app)
     register_blueprints(app)
     register_middleware(app)
     register_errorhandlers(app)
