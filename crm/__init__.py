@@ -6,6 +6,7 @@ from flask_wtf.csrf import CSRFError
 
 from crm.config import BASE_DIR, config_from_env
 from crm.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from crm.security import register_security
 
 
 def create_app(config=None):
@@ -23,6 +24,7 @@ def create_app(config=None):
     if not app.config.get("CREDENTIALS_KEYS"):
         raise RuntimeError("CREDENTIALS_KEYS must be set in the environment outside development")
     register_extensions(app)
+    register_security(app)
     register_blueprints(app)
     register_middleware(app)
     register_errorhandlers(app)
@@ -57,7 +59,9 @@ def register_extensions(app):
     login_manager.init_app(app)
     login_manager.login_view = "staff.login"
     login_manager.login_message = None
-    login_manager.session_protection = "strong"
+    # "basic", not "strong": strong hashes the client's address into the session, so a phone
+    # switching between Wi-Fi and 4G was signed out. Revocation is server-side (session_version).
+    login_manager.session_protection = "basic"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     htmx.init_app(app)

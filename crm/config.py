@@ -37,6 +37,9 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 24 * 14
+    # Strict-Transport-Security, sent on HTTPS requests (or X-Forwarded-Proto: https) in production.
+    HSTS = False
+    HSTS_MAX_AGE = int(os.environ.get("HSTS_MAX_AGE", str(60 * 60 * 24 * 365)))
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
@@ -138,6 +141,7 @@ class ProductionConfig(Config):
     """Production: every secret must come from the environment."""
 
     ENV_NAME = "production"
+    HSTS = _env_bool("HSTS", True)
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 

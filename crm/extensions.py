@@ -11,6 +11,8 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from crm.security import unchecked
+
 
 class Base(DeclarativeBase):
     # Stable constraint names keep migrations identical on SQLite and PostgreSQL.
@@ -36,4 +38,5 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 def normalized_login_email():
     """Rate-limit key for sign-in attempts against one account."""
-    return "login:" + (request.form.get("email") or "").strip().lower()
+    # Unchecked: an address with a control character gets the form's error, not a 400 here.
+    return "login:" + (unchecked(request.form).get("email") or "").strip().lower()

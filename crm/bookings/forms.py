@@ -3,12 +3,12 @@ from datetime import time
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from crm.bookings.models import SLOT_MINUTES
 from crm.customers.normalize import InvalidPhone, normalize_kana, normalize_phone
+from crm.forms import BaseForm
 
 WEEKDAYS = (
     (0, _l("月曜日")), (1, _l("火曜日")), (2, _l("水曜日")), (3, _l("木曜日")),
@@ -24,7 +24,7 @@ def _kana_only(form, field):
         raise ValidationError(_l("フリガナはカタカナまたはひらがなで入力してください。"))
 
 
-class BookingForm(FlaskForm):
+class BookingForm(BaseForm):
     """The visitor's name and phone; the service and time travel as hidden fields."""
 
     family_name = StringField(_l("姓"), validators=[DataRequired(_l("姓を入力してください。")), Length(max=60)])
@@ -46,7 +46,7 @@ class BookingForm(FlaskForm):
             raise ValidationError(_l("電話番号として正しくありません（例: 090-1234-5678）。")) from exc
 
 
-class ServiceForm(FlaskForm):
+class ServiceForm(BaseForm):
     name = StringField(_l("メニュー名"), validators=[DataRequired(_l("メニュー名を入力してください。")), Length(max=60)])
     description = StringField(_l("説明"), validators=[Optional(), Length(max=200)])
     duration_minutes = SelectField(
@@ -74,7 +74,7 @@ def _time_choices():
     return [SelectChoice(t.strftime("%H:%M"), t.strftime("%H:%M")) for t in TIMES]
 
 
-class HoursForm(FlaskForm):
+class HoursForm(BaseForm):
     """Seven rows: open or closed, and the opening hours of each weekday."""
 
     def __init__(self, *args, hours=None, **kwargs):
@@ -120,12 +120,12 @@ for _weekday, _label in WEEKDAYS:
     setattr(HoursForm, f"closes_{_weekday}", SelectField(_l("閉店"), choices=[]))
 
 
-class ClosureForm(FlaskForm):
+class ClosureForm(BaseForm):
     day = DateField(_l("休業日"), validators=[InputRequired(_l("日付を入力してください。"))])
     note = StringField(_l("メモ"), validators=[Optional(), Length(max=100)])
 
 
-class LoginChannelForm(FlaskForm):
+class LoginChannelForm(BaseForm):
     login_channel_id = StringField(
         _l("LINEログイン チャネルID"),
         validators=[

@@ -1,11 +1,11 @@
 """The customer form, with per-field errors in Japanese."""
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from crm.customers.normalize import InvalidPhone, normalize_kana, normalize_phone
+from crm.forms import BaseForm
 
 
 def _kana_only(form, field):
@@ -14,7 +14,7 @@ def _kana_only(form, field):
         raise ValidationError(_l("フリガナはカタカナまたはひらがなで入力してください。"))
 
 
-class CustomerForm(FlaskForm):
+class CustomerForm(BaseForm):
     family_name = StringField(_l("姓"), validators=[DataRequired(_l("姓を入力してください。")), Length(max=60)])
     given_name = StringField(_l("名"), validators=[Optional(), Length(max=60)])
     family_name_kana = StringField(_l("セイ"), validators=[Optional(), Length(max=60), _kana_only])

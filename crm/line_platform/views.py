@@ -115,7 +115,12 @@ def media(message_id):
         abort(404)
     root = Path(current_app.config["MEDIA_STORAGE_DIR"])
     download = message.message_type == "file"
-    return send_from_directory(
+    response = send_from_directory(
         root, message.media_path, mimetype=message.media_content_type, as_attachment=download,
-        download_name=(message.payload or {}).get("fileName") if download else None, max_age=3600,
+        download_name=(message.payload or {}).get("fileName") if download else None,
     )
+    # A customer's photo never goes into a shared cache, and the browser asks again
+    # (a cheap 304) so that a signed-out tablet does not show it from its cache.
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"  # the type LINE gave, never sniffed
+    return response

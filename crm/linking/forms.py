@@ -1,10 +1,10 @@
 """The customer's linking form, and the owner's linking forms."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from crm.customers.normalize import InvalidPhone, normalize_phone
+from crm.forms import BaseForm
 
 
 def _phone_ok(form, field):
@@ -14,7 +14,7 @@ def _phone_ok(form, field):
         raise ValidationError(_l("電話番号として正しくありません（例: 090-1234-5678）。")) from exc
 
 
-class LinkForm(FlaskForm):
+class LinkForm(BaseForm):
     """What a customer types to connect their LINE to their record (seed 002: 氏名と携帯電話番号)."""
 
     family_name = StringField(_l("姓"), validators=[DataRequired(_l("姓を入力してください。")), Length(max=60)])
@@ -24,7 +24,7 @@ class LinkForm(FlaskForm):
     )
 
 
-class NewCustomerForm(FlaskForm):
+class NewCustomerForm(BaseForm):
     """The owner creates a customer for a LINE friend."""
 
     family_name = StringField(_l("姓"), validators=[DataRequired(_l("姓を入力してください。")), Length(max=60)])

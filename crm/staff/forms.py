@@ -1,14 +1,14 @@
 """Forms for signing in and managing staff accounts."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Email, Length
 
+from crm.forms import BaseForm
 from crm.staff.models import LineSendMode, Role
 from crm.staff.passwords import MIN_PASSWORD_LENGTH
 
 
-class LoginForm(FlaskForm):
+class LoginForm(BaseForm):
     email = EmailField(_l("メールアドレス"), validators=[DataRequired(_l("メールアドレスを入力してください。"))])
     password = PasswordField(_l("パスワード"), validators=[DataRequired(_l("パスワードを入力してください。"))])
     remember = BooleanField(_l("ログインしたままにする"))
@@ -35,7 +35,7 @@ def _send_mode_field():
     )
 
 
-class StaffForm(FlaskForm):
+class StaffForm(BaseForm):
     name = StringField(_l("名前"), validators=[DataRequired(_l("名前を入力してください。")), Length(max=80)])
     role = RadioField(
         _l("権限"),
@@ -53,9 +53,9 @@ class StaffCreateForm(StaffForm):
     password = _password_field(_l("初期パスワード"))
 
 
-class PasswordResetForm(FlaskForm):
+class PasswordResetForm(BaseForm):
     password = _password_field(_l("新しいパスワード"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(BaseForm):
     """An empty form: its only job is the CSRF token of a POST button."""

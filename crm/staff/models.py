@@ -38,8 +38,9 @@ class Staff(UserMixin, ShopOwnedMixin, TimestampMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(sa.String(8))
     # The LINE composer's send key: "enter" (Shift+Enter for a new line) or "alt_enter".
     send_key: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="enter", server_default="enter")
-    # Bumped on password reset and deactivation; it is part of the session id,
-    # so every existing session of the account ends.
+    # Bumped on sign-out, password reset and deactivation; it is part of the session id
+    # (and so of the remember cookie), and the loader checks it on every request,
+    # so every existing session of the account ends, on every device.
     session_version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

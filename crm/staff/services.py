@@ -17,7 +17,11 @@ class StaffError(ValueError):
 
 
 def load_user_from_session_id(session_id):
-    """Flask-Login loader: the id carries the session version, so resets end old sessions."""
+    """Flask-Login loader, run on every request for the session and the remember cookie.
+
+    Both carry the id with the staff member's session version; bumping it (sign-out,
+    password reset, deactivation) ends every copy of either cookie, wherever it is.
+    """
     try:
         staff_id, version = (int(part) for part in session_id.split(":"))
     except (AttributeError, ValueError):
@@ -99,8 +103,15 @@ def set_active(staff, active, *, acting):
             raise StaffError(_("自分自身を無効にすることはできません。"))
         if staff.role == Role.OWNER and _active_owner_count(staff.shop_id) <= 1:
             raise StaffError(_("最後のオーナーは無効にできません。"))
-        staff.session_version += 1
+        end_sessions(staff)
     staff.active = active
+    db.session.flush()
+    return staff
+
+
+def end_sessions(staff: Staff) -> Staff:
+    """End every session and remember cookie of the account, on every device."""
+    staff.session_version += 1
     db.session.flush()
     return staff
 
@@ -108,6 +119,5 @@ def set_active(staff, active, *, acting):
 def reset_password(staff, password):
     """Set a new password and end every session of the account."""
     staff.password_hash = hash_password(password)
-    staff.session_version += 1
-    db.session.flush()
+    end_sessions(staff)
     return staff

@@ -56,9 +56,16 @@ def login():
 @blueprint.post("/logout")
 @login_required
 def logout():
-    """Sign out (POST, so a link on another site cannot sign anyone out)."""
-    logout_user()
+    """Sign out (POST, so a link on another site cannot sign anyone out).
+
+    Every copy of the session and remember cookies ends, on this device and others
+    (a shared salon tablet, a cookie copied earlier).
+    """
+    services.end_sessions(current_user)
+    db.session.commit()
     session.clear()
+    # After the clear: logout_user() leaves the note that deletes the remember cookie.
+    logout_user()
     return redirect(url_for("staff.login"))
 
 

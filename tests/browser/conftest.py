@@ -130,15 +130,33 @@ def browser():
         playwright.stop()
 
 
+# Every Content-Security-Policy violation is reported on the console: Chromium's own
+# "Refused to ..." message, and this listener's (it also sees violations in frames and
+# of directives Chromium reports quietly).
+_REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline")
+                + " at " + e.sourceFile + ":" + e.lineNumber);
+}, true);
+"""
+
+
 class PageProblems:
-    """JavaScript errors, failed dialogs and server errors seen by one page."""
+    """JavaScript errors, CSP violations, failed dialogs and server errors seen by one page."""
 
     def __init__(self, page):
         self.errors = []
         self.dialogs = []
+        page.add_init_script(_REPORT_CSP_VIOLATIONS)
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        page.on("console", self._console)
         page.on("response", self._response)
         page.on("dialog", self._dialog)
+
+    def _console(self, message):
+        text = message.text
+        if "Content Security Policy" in text or text.startswith("CSP violation:"):
+            self.errors.append(f"{message.type}: {text}")
 
     def _response(self, response):
         if response.status >= 500:
