@@ -242,7 +242,7 @@ def on_postback(event, friend, payload):
 
 
 def answer_check_bookings(friend):
-    """予約を確認する: a linked friend gets their upcoming bookings; an unlinked one the linking card."""
+    """予約を確認する: a linked friend gets their upcoming bookings; a waiting one 確認待ち; others the linking card."""
     from crm.customers.models import Customer
     from crm.linking.notify import send_link_card
     from crm.linking.tokens import make_token
@@ -250,6 +250,12 @@ def answer_check_bookings(friend):
     from crm.urls import external_url
 
     if friend.customer_id is None:
+        from crm.linking.notify import send_waiting_notice
+        from crm.linking.services import pending_request_for
+
+        if pending_request_for(friend) is not None:
+            # 確認待ち: the shop has not confirmed who this is, so no bookings and no new form.
+            return send_waiting_notice(friend)
         return send_link_card(friend, external_url("linking.form", token=make_token(friend)))
     from crm.bookings.texts import upcoming_message
 

@@ -1,6 +1,6 @@
 """The customer's linking form, and the owner's linking forms."""
 from flask_babel import lazy_gettext as _l
-from wtforms import StringField
+from wtforms import RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from crm.customers.normalize import InvalidPhone, normalize_phone
@@ -30,3 +30,14 @@ class NewCustomerForm(BaseForm):
     family_name = StringField(_l("姓"), validators=[DataRequired(_l("姓を入力してください。")), Length(max=60)])
     given_name = StringField(_l("名"), validators=[Optional(), Length(max=60)])
     phone = StringField(_l("携帯電話番号"), validators=[Optional(), Length(max=40), _phone_ok])
+
+
+class LinkingSettingsForm(BaseForm):
+    """How the rich-menu form links: wait for the owner (確認待ち) or link at once (自動)."""
+
+    mode = RadioField(
+        _l("顧客情報の連携フォーム"),
+        choices=[SelectChoice("confirm", _l("店舗が確認してから連携する（おすすめ）")),
+                 SelectChoice("auto", _l("自動で連携する"))],
+        validators=[DataRequired(_l("どちらかを選んでください。"))],
+    )

@@ -19,6 +19,9 @@ class RequestReason(enum.StrEnum):
     NAME_MISMATCH = "name_mismatch"  # the phone matches a customer whose name differs
     SEVERAL = "several"  # more than one customer matches
     CONFLICT = "conflict"  # the matching customer is linked to another LINE friend
+    # Name and phone agree (or match no one), but only the rich-menu form says so:
+    # anyone who knows them could have typed them, so the owner confirms.
+    UNCONFIRMED = "unconfirmed"
 
 
 

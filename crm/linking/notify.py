@@ -47,3 +47,9 @@ def confirm_linked(friend, customer):
 def confirm_pending(friend):
     """Tell the customer the shop is checking their request."""
     return queue_text(friend, _("顧客情報の連携のご依頼を受け付けました。店舗で確認のうえ、完了しましたらお知らせします。"))
+
+
+def send_waiting_notice(friend):
+    """Answer 予約を確認する while the friend's link waits for the shop: nothing private yet."""
+    return queue_text(friend, _("顧客情報の連携は、ただいま店舗の確認待ちです。確認が済みましたらLINEでお知らせしますので、"
+                                "それまでお待ちください。お急ぎの場合はお店までご連絡ください。"))

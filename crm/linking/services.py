@@ -3,7 +3,10 @@
 Phone and name agree: link.  No customer has the phone: create one and link.
 Anything else (the phone matches but the name does not, several customers
 match, the customer is linked to someone else): no guessing, a link request
-for the owner.  Services flush; the request or job commits.
+for the owner.  The rich-menu form alone proves only that someone knows a
+name and a phone, so unless the shop chose automatic linking its links wait
+for the owner too (確認待ち); booking through LINE Login links at once.
+Services flush; the request or job commits.
 """
 import enum
 from dataclasses import dataclass, field
@@ -19,6 +22,9 @@ from crm.database import utcnow
 from crm.extensions import db
 from crm.line_tab.models import LineFriend
 from crm.linking.models import LinkRequest, RequestReason, RequestStatus
+from crm.shops.models import Shop
+
+RICHMENU = "richmenu"  # the source of links typed into the rich-menu form
 
 
 class Outcome(enum.StrEnum):
@@ -82,7 +88,12 @@ def candidates_for(shop_id, phone_e164):
     ).all()
 
 
-def match_and_link(friend, typed, source, region="JP"):
+def needs_confirmation(shop_id: int, source: str) -> bool:
+    """Whether a link from `source` waits for the owner (the rich-menu form, unless the shop chose 自動)."""
+    return source == RICHMENU and not db.session.get(Shop, shop_id).link_automatically
+
+
+def match_and_link(friend: LineFriend, typed: Typed, source: str, region: str = "JP") -> LinkResult:
     """Link the friend to the customer the typed name and phone identify, or ask the owner.
 
     Raises crm.customers.normalize.InvalidPhone for a phone that is not one.
@@ -93,14 +104,21 @@ def match_and_link(friend, typed, source, region="JP"):
         return LinkResult(Outcome.ALREADY, customer=db.session.get(Customer, friend.customer_id))
     candidates = candidates_for(friend.shop_id, phone.e164)
     agreeing = [c for c in candidates if _name_agrees(c, typed)]
+    unconfirmed = needs_confirmation(friend.shop_id, source)
     if not candidates:
+        if unconfirmed:
+            # A record made now would collect the real customer's later bookings.
+            return _request(friend, typed, phone, source, RequestReason.UNCONFIRMED, candidates)
         customer = _create_customer(friend.shop_id, typed, phone)
         _link(friend, customer)
+        _close_requests(friend, customer)
         return LinkResult(Outcome.CREATED, customer=customer)
     if len(agreeing) == 1 and len(candidates) == 1:
         customer = agreeing[0]
         if _linked_friend_id(customer) not in (None, friend.id):
             return _request(friend, typed, phone, source, RequestReason.CONFLICT, candidates)
+        if unconfirmed:
+            return _request(friend, typed, phone, source, RequestReason.UNCONFIRMED, candidates)
         try:
             with db.session.begin_nested():
                 _link(friend, customer)
@@ -108,6 +126,8 @@ def match_and_link(friend, typed, source, region="JP"):
             # Another friend linked this customer at the same moment.
             friend = _lock_friend(friend.id)
             return _request(friend, typed, phone, source, RequestReason.CONFLICT, candidates)
+        # E.g. a booking through LINE Login answers the friend's waiting form request.
+        _close_requests(friend, customer)
         return LinkResult(Outcome.LINKED, customer=customer)
     reason = RequestReason.NAME_MISMATCH if not agreeing else RequestReason.SEVERAL
     return _request(friend, typed, phone, source, reason, candidates)
@@ -217,6 +237,13 @@ def unlink(friend):
     friend.linked_at = None
     db.session.flush()
     return friend
+
+
+def pending_request_for(friend: LineFriend) -> LinkRequest | None:
+    """The friend's link request still waiting for the owner, if any."""
+    return db.session.scalars(
+        sa.select(LinkRequest).where(LinkRequest.friend_id == friend.id, LinkRequest.status == RequestStatus.PENDING)
+    ).first()
 
 
 def pending_requests(shop_id):

@@ -12,7 +12,7 @@ from crm.database import get_for_shop_or_404
 from crm.extensions import db, limiter
 from crm.line_tab.models import LineFriend
 from crm.linking import blueprint, notify, services, tokens
-from crm.linking.forms import LinkForm, NewCustomerForm
+from crm.linking.forms import LinkForm, LinkingSettingsForm, NewCustomerForm
 from crm.linking.models import LinkRequest, RequestStatus
 from crm.staff.decorators import owner_required
 from crm.staff.forms import ConfirmForm
@@ -41,7 +41,7 @@ def form(token):
         typed = services.Typed(form.family_name.data, form.given_name.data, form.phone.data)
         try:
             tokens.spend(claims)
-            result = services.match_and_link(friend, typed, source="richmenu",
+            result = services.match_and_link(friend, typed, source=services.RICHMENU,
                                              region=current_app.config["DEFAULT_PHONE_REGION"])
         except InvalidPhone:
             jobs.rollback()
@@ -156,3 +156,17 @@ def merge(customer_id):
     query = request.args.get("q", "").strip()
     page = search_customers(keep.shop_id, query, per_page=20) if query else None
     return render_template("linking/merge.html", customer=keep, query=query, page=page, confirm_form=ConfirmForm())
+
+
+@blueprint.post("/settings/booking/linking")
+@owner_required
+def save_settings():
+    """The owner chooses whether rich-menu form links wait for confirmation or link at once."""
+    form = LinkingSettingsForm()
+    if not form.validate_on_submit():
+        flash(_("連携の方法を選んでください。"), "error")
+        return redirect(url_for("bookings.settings") + "#linking")
+    current_user.shop.link_automatically = form.mode.data == "auto"
+    jobs.commit()
+    flash(_("顧客情報の連携の設定を保存しました。"), "success")
+    return redirect(url_for("bookings.settings") + "#linking")

@@ -36,6 +36,9 @@ class Shop(TimestampMixin, db.Model):
     )
     plan_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     booking_key: Mapped[str] = mapped_column(sa.String(43), nullable=False, default=new_booking_key)
+    # Off: a link from the rich-menu form (name and phone only) waits for the owner (確認待ち).
+    link_automatically: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False,
+                                                     server_default=sa.false())
 
     staff = relationship("Staff", back_populates="shop", lazy="raise", passive_deletes=True)
 

@@ -32,6 +32,8 @@ def _link_path(answer):
 
 
 def test_unlinked_friend_gets_the_card_by_reply_and_links_with_the_form(client, line_shop):
+    line_shop.shop.link_automatically = True  # the owner chose 自動: the form links at once
+    _db.session.commit()
     hanako = make_customer(line_shop.shop, family_name="山田", given_name="花子", family_name_kana="ヤマダ",
                            given_name_kana="ハナコ", phone="090-1234-5678")
     user, friend, answer = _friend_taps_check_bookings(client, line_shop)
@@ -114,9 +116,9 @@ def test_bad_link_tokens_link_nothing(client, line_shop, app, monkeypatch, case)
         monkeypatch.setitem(app.config, "LINK_TOKEN_MAX_AGE", 1)
         time.sleep(2.1)
     elif case == "reused":
-        assert 'data-outcome="linked"' in client.post_form(path, data).get_data(as_text=True)
-        _db.session.refresh(friend)
-        friend.customer_id = None  # even after an unlink, the old link stays spent
+        assert 'data-outcome="pending"' in client.post_form(path, data).get_data(as_text=True)
+        # Even after the owner answers the request, the old link stays spent.
+        _db.session.execute(sa.update(LinkRequest).values(status=RequestStatus.RESOLVED))
         _db.session.flush()
     response = client.post_form(path, data)
     assert response.status_code in (400, 410)

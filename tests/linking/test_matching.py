@@ -24,14 +24,14 @@ def hanako(shop):
                                                ("やまだ", "はなこ"), ("ﾔﾏﾀﾞ", "ﾊﾅｺ"), ("ヤマダ", "ハナコ")])
 def test_same_phone_and_name_in_any_form_links(shop, hanako, phone, family, given):
     friend = make_friend(shop[0])
-    result = match_and_link(friend, Typed(family, given, phone), source="richmenu")
+    result = match_and_link(friend, Typed(family, given, phone), source="booking")
     assert result.outcome == Outcome.LINKED and result.customer.id == hanako.id
     assert friend.customer_id == hanako.id and friend.linked_at is not None
 
 
 def test_unknown_phone_creates_a_customer_and_links(shop, hanako):
     friend = make_friend(shop[0])
-    result = match_and_link(friend, Typed("佐藤", "一郎", "080-2222-3333"), source="richmenu")
+    result = match_and_link(friend, Typed("佐藤", "一郎", "080-2222-3333"), source="booking")
     assert result.outcome == Outcome.CREATED
     assert result.customer.id != hanako.id
     assert result.customer.phone_e164 == "+818022223333" and result.customer.name_norm == "佐藤一郎"
@@ -40,7 +40,7 @@ def test_unknown_phone_creates_a_customer_and_links(shop, hanako):
 
 def test_phone_matches_but_name_differs_asks_the_owner(shop, hanako):
     friend = make_friend(shop[0])
-    result = match_and_link(friend, Typed("田中", "花子", "090-1234-5678"), source="richmenu")
+    result = match_and_link(friend, Typed("田中", "花子", "090-1234-5678"), source="booking")
     assert result.outcome == Outcome.PENDING
     assert result.request.reason == RequestReason.NAME_MISMATCH
     assert result.request.candidate_ids == [hanako.id]
@@ -52,7 +52,7 @@ def test_two_candidates_ask_the_owner(shop, hanako):
     twin = make_customer(shop[0], family_name="山田", given_name="花子", family_name_kana="ヤマダ",
                          given_name_kana="ハナコ", phone="090-1234-5678")
     friend = make_friend(shop[0])
-    result = match_and_link(friend, Typed("山田", "花子", "090-1234-5678"), source="richmenu")
+    result = match_and_link(friend, Typed("山田", "花子", "090-1234-5678"), source="booking")
     assert result.outcome == Outcome.PENDING and result.request.reason == RequestReason.SEVERAL
     assert sorted(result.request.candidate_ids) == sorted([hanako.id, twin.id])
 
@@ -60,14 +60,14 @@ def test_two_candidates_ask_the_owner(shop, hanako):
 def test_customer_linked_to_another_friend_is_not_taken_over(shop, hanako):
     make_friend(shop[0], customer=hanako)
     friend = make_friend(shop[0])
-    result = match_and_link(friend, Typed("山田", "花子", "090-1234-5678"), source="richmenu")
+    result = match_and_link(friend, Typed("山田", "花子", "090-1234-5678"), source="booking")
     assert result.outcome == Outcome.PENDING and result.request.reason == RequestReason.CONFLICT
     assert friend.customer_id is None
 
 
 def test_an_already_linked_friend_stays_linked(shop, hanako):
     friend = make_friend(shop[0], customer=hanako)
-    result = match_and_link(friend, Typed("佐藤", "一郎", "080-2222-3333"), source="richmenu")
+    result = match_and_link(friend, Typed("佐藤", "一郎", "080-2222-3333"), source="booking")
     assert result.outcome == Outcome.ALREADY and result.customer.id == hanako.id
 
 
@@ -76,18 +76,18 @@ def test_another_shops_customer_never_matches(shop, hanako):
 
     other_shop, _ = make_shop()
     friend = make_friend(other_shop)
-    result = match_and_link(friend, Typed("山田", "花子", "090-1234-5678"), source="richmenu")
+    result = match_and_link(friend, Typed("山田", "花子", "090-1234-5678"), source="booking")
     assert result.outcome == Outcome.CREATED and result.customer.shop_id == other_shop.id
 
 
 def test_a_bad_phone_is_refused(shop):
     with pytest.raises(InvalidPhone):
-        match_and_link(make_friend(shop[0]), Typed("山田", "花子", "090-12"), source="richmenu")
+        match_and_link(make_friend(shop[0]), Typed("山田", "花子", "090-12"), source="booking")
 
 
 def test_repeated_requests_update_one_pending_request(shop, hanako):
     friend = make_friend(shop[0])
-    match_and_link(friend, Typed("田中", "花子", "090-1234-5678"), source="richmenu")
+    match_and_link(friend, Typed("田中", "花子", "090-1234-5678"), source="booking")
     match_and_link(friend, Typed("田中", "はなこ", "090-1234-5678"), source="booking")
     assert _db.session.scalar(sa.select(sa.func.count()).select_from(LinkRequest)) == 1
 
@@ -111,7 +111,7 @@ def test_concurrent_submissions_link_one_friend_to_one_customer(app):
             barrier.wait(timeout=10)  # before any transaction: SQLite's write lock is taken at BEGIN
             try:
                 friend = _db.session.get(LineFriend, friend_id)
-                outcomes.append(match_and_link(friend, Typed("山田", "花子", "090-7777-8888"), source="richmenu").outcome)
+                outcomes.append(match_and_link(friend, Typed("山田", "花子", "090-7777-8888"), source="booking").outcome)
                 _db.session.commit()
             except Exception as exc:  # noqa: BLE001  a lost race must not corrupt anything
                 _db.session.rollback()
