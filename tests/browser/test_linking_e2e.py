@@ -17,6 +17,7 @@ def test_friend_links_from_the_rich_menu_card_and_the_owner_sees_the_line_mark(b
 
     def seed():
         shop = db.session.get(Shop, line_app.shop_id)
+        shop.link_automatically = True  # 自動: the form links at once (確認待ち is tested in tests/linking)
         return factories.make_customer(shop, family_name="山田", given_name="花子", family_name_kana="ヤマダ",
                                        given_name_kana="ハナコ", phone="090-5555-0000").id
 
