@@ -18,10 +18,11 @@ REDIS_TIMEOUT_SECONDS = 2
 
 def _database_ok() -> bool:
     try:
-        with db.engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
+        # Through the session (the ORM pool), as every request goes.
+        db.session.execute(sa.text("SELECT 1"))
         return True
     except Exception as exc:  # noqa: BLE001 — any failure means "down"; the log says which
+        db.session.rollback()
         log.error("health check: database down: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         return False
 
