@@ -1,10 +1,12 @@
 """Application factory for the salon customer ledger."""
-from flask import Flask, flash, has_request_context, jsonify, redirect, render_template, request, session, url_for
+from flask import Flask, flash, has_request_context, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from crm.config import BASE_DIR, config_from_env
+from crm.config import PACKAGE_DIR, config_from_env
+from crm.observability import configure_logging
+from crm.startup import check_settings
 from crm.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 from crm.security import register_security
 
@@ -12,17 +14,11 @@ from crm.security import register_security
 def create_app(config=None):
     """Build the Flask application from a config class (the environment's by default)."""
     config = config or config_from_env()
-    app = Flask(
-        __name__,
-        template_folder=str(BASE_DIR / "templates"),
-        static_folder=str(BASE_DIR / "crm" / "static"),
-        instance_relative_config=False,
-    )
+    # Templates and static files are the package's own (crm/templates, crm/static): an installed package has them.
+    app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(config)
-    if not app.config.get("SECRET_KEY"):
-        raise RuntimeError("SECRET_KEY must be set in the environment outside development")
-    if not app.config.get("CREDENTIALS_KEYS"):
-        raise RuntimeError("CREDENTIALS_KEYS must be set in the environment outside development")
+    check_settings(app.config)
+    configure_logging(app)
     register_extensions(app)
     register_security(app)
     register_blueprints(app)
@@ -55,7 +51,7 @@ def register_extensions(app):
     import crm.models  # noqa: F401  (registers every table on the metadata)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     login_manager.login_view = "staff.login"
     login_manager.login_message = None
@@ -93,6 +89,7 @@ def register_blueprints(app):
     import crm.staff.views  # noqa: F401
     from crm.assets import blueprint as assets_bp
     from crm.bookings import blueprint as bookings_bp
+    from crm.health import blueprint as health_bp
     from crm.customers import blueprint as customers_bp
     from crm.digests import blueprint as digests_bp
     from crm.line_platform import blueprint as line_platform_bp
@@ -103,6 +100,7 @@ def register_blueprints(app):
     from crm.staff import blueprint as staff_bp
 
     app.register_blueprint(assets_bp)
+    app.register_blueprint(health_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(customers_bp)
     app.register_blueprint(line_platform_bp)
@@ -119,16 +117,16 @@ def register_blueprints(app):
             return redirect(url_for("customers.index"))
         return redirect(url_for("staff.login"))
 
-    @app.get("/healthz")
-    def healthz():
-        return jsonify(status="ok")
-
 
 def register_middleware(app):
     """WSGI layers in front of Flask: LINE's webhook is answered before the app's request machinery."""
     from crm.line_platform.ingress import WebhookIngress
+    from crm.observability import RequestIdMiddleware, proxy_fix
 
     app.wsgi_app = WebhookIngress(app, app.wsgi_app)
+    # Outside the webhook too, so its log lines carry the request id and it sees the client's address.
+    app.wsgi_app = RequestIdMiddleware(app.wsgi_app)
+    app.wsgi_app = proxy_fix(app.config, app.wsgi_app)
 
 
 def register_errorhandlers(app):

@@ -2,7 +2,48 @@
 import os
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+BASE_DIR = PACKAGE_DIR.parent  # the source checkout (or site-packages for an installed package)
+
+
+def _data_dir():
+    # Writable files never go into site-packages: a checkout keeps them in its var/,
+    # an installed package in ./var of the directory it runs from, unless CRM_DATA_DIR says where.
+    if os.environ.get("CRM_DATA_DIR"):
+        return Path(os.environ["CRM_DATA_DIR"]).resolve()
+    if (BASE_DIR / "pyproject.toml").is_file():
+        return BASE_DIR / "var"
+    return Path.cwd() / "var"
+
+
+DATA_DIR = _data_dir()
+
+# The schemes managed PostgreSQL providers hand out; SQLAlchemy would pick psycopg2 (or nothing) for them.
+_POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+
+
+def normalize_database_url(url):
+    """DATABASE_URL as providers give it (postgres://, postgresql://) with the psycopg 3 driver made explicit."""
+    url = (url or "").strip()
+    for scheme in _POSTGRES_SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
+def _engine_options(url):
+    options = {
+        "pool_pre_ping": _env_bool("DB_POOL_PRE_PING", False),
+        "pool_recycle": int(os.environ.get("DB_POOL_RECYCLE", "1800")),
+        # Kept open per process: at least the server's threads (gunicorn --threads),
+        # or connections beyond it are opened and closed on every request.
+        "pool_size": int(os.environ.get("DB_POOL_SIZE", "10")),
+    }
+    if url.startswith("postgresql") and _env_bool("DB_PGBOUNCER", False):
+        # PgBouncer in transaction mode hands each transaction any server connection:
+        # psycopg's server-side prepared statements (prepared on one, used on another) break.
+        options["connect_args"] = {"prepare_threshold": None}
+    return options
 
 
 def _env_bool(name, default=False):
@@ -16,18 +57,12 @@ class Config:
     """Settings shared by every environment."""
 
     SECRET_KEY = os.environ.get("SECRET_KEY")
-    SQLALCHEMY_DATABASE_URI = os.environ.get(
-        "DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'crm.sqlite3'}"
+    SQLALCHEMY_DATABASE_URI = normalize_database_url(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'crm.sqlite3'}"
     )
     # Connections are recycled on a timer rather than pinged before every use:
     # the ping is a round trip on each request, the webhook's hot path included.
-    SQLALCHEMY_ENGINE_OPTIONS = {
-        "pool_pre_ping": _env_bool("DB_POOL_PRE_PING", False),
-        "pool_recycle": int(os.environ.get("DB_POOL_RECYCLE", "1800")),
-        # Kept open per process: at least the server's threads (gunicorn --threads),
-        # or connections beyond it are opened and closed on every request.
-        "pool_size": int(os.environ.get("DB_POOL_SIZE", "10")),
-    }
+    SQLALCHEMY_ENGINE_OPTIONS = _engine_options(SQLALCHEMY_DATABASE_URI)
     REDIS_URL = os.environ.get("REDIS_URL")  # unset: jobs run in-process
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")
 
@@ -46,7 +81,7 @@ class Config:
 
     BABEL_DEFAULT_LOCALE = "ja"
     BABEL_DEFAULT_TIMEZONE = "Asia/Tokyo"
-    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "crm" / "translations")
+    BABEL_TRANSLATION_DIRECTORIES = str(PACKAGE_DIR / "translations")
     LANGUAGES = ("ja", "en")
 
     # Sign-in throttling; storage is Redis when REDIS_URL is set so that every
@@ -76,7 +111,7 @@ class Config:
     DELIVERY_POLL_SECONDS = float(os.environ.get("DELIVERY_POLL_SECONDS", "0.25"))
     # The address LINE reaches this app at; the webhook URL is built from it.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
-    MEDIA_STORAGE_DIR = os.environ.get("MEDIA_STORAGE_DIR", str(BASE_DIR / "var" / "media"))
+    MEDIA_STORAGE_DIR = os.environ.get("MEDIA_STORAGE_DIR", str(DATA_DIR / "media"))
     # "rq" when REDIS_URL is set; "thread" runs jobs in-process after the response;
     # "sync" runs them at once (tests).
     JOBS_MODE = os.environ.get("JOBS_MODE") or ("rq" if os.environ.get("REDIS_URL") else "thread")
@@ -108,7 +143,15 @@ class Config:
 
     CUSTOMERS_PER_PAGE = int(os.environ.get("CUSTOMERS_PER_PAGE", "50"))
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "JP")
-    NODE_MODULES_DIR = os.environ.get("NODE_MODULES_DIR", str(BASE_DIR / "node_modules"))
+
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+    # How many proxies in front of the app set each X-Forwarded-* header (werkzeug's ProxyFix);
+    # 0 trusts none, so a client cannot choose its own address (and rate-limit key).
+    PROXY_FIX_X_FOR = int(os.environ.get("PROXY_FIX_X_FOR", "0"))
+    PROXY_FIX_X_PROTO = int(os.environ.get("PROXY_FIX_X_PROTO", "0"))
+    PROXY_FIX_X_HOST = int(os.environ.get("PROXY_FIX_X_HOST", "0"))
+    PROXY_FIX_X_PORT = int(os.environ.get("PROXY_FIX_X_PORT", "0"))
+    PROXY_FIX_X_PREFIX = int(os.environ.get("PROXY_FIX_X_PREFIX", "0"))
 
 
 class DevelopmentConfig(Config):
@@ -155,4 +198,9 @@ CONFIGS = {
 
 def config_from_env():
     """Pick the configuration class named by CRM_ENV (production by default)."""
-    return CONFIGS[os.environ.get("CRM_ENV", "production")]
+    name = os.environ.get("CRM_ENV", "production")
+    if name not in CONFIGS:
+        from crm.startup import ConfigError
+
+        raise ConfigError(f"CRM_ENV must be one of {', '.join(CONFIGS)} (not {name!r})")
+    return CONFIGS[name]

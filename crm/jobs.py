@@ -4,6 +4,7 @@ Jobs take ids, not ORM objects, and each job commits once (or rolls back).
 PostgreSQL stays the source of truth: a job lost with Redis is found again by
 the sweeps that look for unprocessed rows.
 """
+import contextvars
 import importlib
 import logging
 import threading
@@ -142,7 +143,8 @@ def enqueue(path, *args, queue_name=None):
         return run_job(path, *args)
     if mode == "thread":
         app = current_app._get_current_object()
-        return _thread_pool().submit(_run_in_app, app, path, args)
+        # The copied context carries the enqueuing request's id into the job's log lines.
+        return _thread_pool().submit(contextvars.copy_context().run, _run_in_app, app, path, args)
     return queue(queue_name).enqueue("crm.jobs.run_worker_job", path, *args, job_timeout=600)
 
 

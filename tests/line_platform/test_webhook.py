@@ -192,6 +192,6 @@ def test_a_body_without_content_length_answers_411(app, line_shop):
                "wsgi.errors": io.StringIO(), "HTTP_X_LINE_SIGNATURE": line_shop.sign(body)}
     answered = []
     with app.app_context():
-        chunks = app.wsgi_app(environ, lambda status, headers: answered.append(status))
+        chunks = app.wsgi_app(environ, lambda status, headers, exc_info=None: answered.append(status))
     assert answered == ["411 Length Required"] and b"".join(chunks) == b'{"message": "Content-Length required"}'
     assert _nothing_kept()

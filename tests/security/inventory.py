@@ -13,7 +13,7 @@ from crm.plans.gate import GATED_BLUEPRINTS, PLAN_FREE
 # endpoint -> why a signed-out visitor may reach it
 PUBLIC = {
     "index": "redirects to the ledger or to sign-in",
-    "healthz": "the load balancer's health check",
+    "health.healthz": "the load balancer's health check",
     "static": "the app's own CSS and JS",
     "assets.vendor": "htmx, installed from npm",
     "staff.login": "sign-in",
