@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -40,17 +39,20 @@ class LocalStorage(MediaStorage):
             raise self._unusable(exc) from exc
         try:
             with os.fdopen(fd, "wb") as out:
-                if isinstance(data, (bytes, bytearray, memoryview)):
-                    out.write(data)
-                else:
-                    shutil.copyfileobj(data, out, CHUNK_SIZE)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(partial, 0o644)  # mkstemp makes 0600; the web server may run as another user
-            os.replace(partial, path)
-        except OSError as exc:
-            Path(partial).unlink(missing_ok=True)
-            raise self._unusable(exc) from exc
+                chunks = [data] if isinstance(data, (bytes, bytearray, memoryview)) else iter(
+                    lambda: data.read(CHUNK_SIZE), b"")
+                for chunk in chunks:  # an error reading the source is the source's, not the disk's
+                    try:
+                        out.write(chunk)
+                    except OSError as exc:
+                        raise self._unusable(exc) from exc
+                try:
+                    out.flush()
+                    os.fsync(out.fileno())
+                    os.chmod(partial, 0o644)  # mkstemp makes 0600; the web server may run as another user
+                    os.replace(partial, path)
+                except OSError as exc:
+                    raise self._unusable(exc) from exc
         except BaseException:
             Path(partial).unlink(missing_ok=True)
             raise
