@@ -8,8 +8,10 @@ from flask.cli import AppGroup
 from crm.extensions import db
 from crm.shops.models import Plan
 from crm.staff.passwords import MIN_PASSWORD_LENGTH
+from crm.storage.cli import check_storage_command
 
 crm_cli = AppGroup("crm", help="Operator commands for the salon customer ledger.")
+crm_cli.add_command(check_storage_command)
 
 
 @crm_cli.command("create-shop")

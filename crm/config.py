@@ -111,7 +111,20 @@ class Config:
     DELIVERY_POLL_SECONDS = float(os.environ.get("DELIVERY_POLL_SECONDS", "0.25"))
     # The address LINE reaches this app at; the webhook URL is built from it.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
+    # Customers' media: "local" (MEDIA_STORAGE_DIR, one machine) or "s3" (any S3-compatible
+    # store, for web and workers on different machines); crm/storage/.
+    MEDIA_STORAGE = os.environ.get("MEDIA_STORAGE", "local")
     MEDIA_STORAGE_DIR = os.environ.get("MEDIA_STORAGE_DIR", str(DATA_DIR / "media"))
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3") \
+        or os.environ.get("AWS_ENDPOINT_URL")  # unset: AWS S3 itself
+    S3_BUCKET = os.environ.get("S3_BUCKET")
+    S3_REGION = os.environ.get("S3_REGION") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    # Unset: boto3's own chain (AWS_* variables, an instance or task role).
+    S3_ACCESS_KEY_ID = os.environ.get("S3_ACCESS_KEY_ID") or os.environ.get("AWS_ACCESS_KEY_ID")
+    S3_SECRET_ACCESS_KEY = os.environ.get("S3_SECRET_ACCESS_KEY") or os.environ.get("AWS_SECRET_ACCESS_KEY")
+    S3_PREFIX = os.environ.get("S3_PREFIX", "")
+    S3_CONNECT_TIMEOUT = float(os.environ.get("S3_CONNECT_TIMEOUT", "5"))
+    S3_READ_TIMEOUT = float(os.environ.get("S3_READ_TIMEOUT", "30"))
     # "rq" when REDIS_URL is set; "thread" runs jobs in-process after the response;
     # "sync" runs them at once (tests).
     JOBS_MODE = os.environ.get("JOBS_MODE") or ("rq" if os.environ.get("REDIS_URL") else "thread")
@@ -173,6 +186,7 @@ class TestingConfig(Config):
     PASSWORD_HASH_FAST = True
     CREDENTIALS_KEYS = "dGVzdC1vbmx5LWNyZWRlbnRpYWxzLWtleS0zMmJ5dGU="
     JOBS_MODE = "sync"
+    MEDIA_STORAGE = "local"  # tests choose S3 themselves (tests/storage/)
     LINE_RETRY_WAIT_MIN = 0.01
     LINE_RETRY_WAIT_MAX = 0.05
     LINE_API_TIMEOUT = 2

@@ -1,8 +1,7 @@
 """The owner's LINE settings, unlinked friends, media files (the webhook is in ingress.py)."""
 import logging
-from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -15,6 +14,8 @@ from crm.line_platform.forms import ChannelForm
 from crm.line_tab.models import LineFriend, LineMessage
 from crm.staff.decorators import owner_required
 from crm.staff.forms import ConfirmForm
+from crm.storage import InvalidKey, check_key, get_storage
+from crm.storage.serving import send_media
 
 log = logging.getLogger(__name__)
 
@@ -113,14 +114,10 @@ def media(message_id):
     message = get_for_shop_or_404(LineMessage, message_id)
     if message.media_status != "stored" or not message.media_path:
         abort(404)
-    root = Path(current_app.config["MEDIA_STORAGE_DIR"])
+    try:
+        key = check_key(message.media_path, message.shop_id)
+    except InvalidKey:
+        abort(404)
     download = message.message_type == "file"
-    response = send_from_directory(
-        root, message.media_path, mimetype=message.media_content_type, as_attachment=download,
-        download_name=(message.payload or {}).get("fileName") if download else None,
-    )
-    # A customer's photo never goes into a shared cache, and the browser asks again
-    # (a cheap 304) so that a signed-out tablet does not show it from its cache.
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.headers["X-Content-Type-Options"] = "nosniff"  # the type LINE gave, never sniffed
-    return response
+    return send_media(get_storage(), key, message.media_content_type, as_attachment=download,
+                      download_name=(message.payload or {}).get("fileName") if download else None)

@@ -269,12 +269,14 @@ def tick(now=None, stale_after=timedelta(minutes=5)):
     runs first, so the messages released by this tick are enqueued once.
     """
     from crm.line_platform.events import sweep_unprocessed
+    from crm.line_platform.media import sweep_pending_media
     from crm.line_platform.sending import sweep_outgoing
 
     events = sweep_unprocessed()
     resent = sweep_outgoing(stale_after=stale_after)
+    media = sweep_pending_media()
     released = release_due(now)
-    return {"released": released, "resent": resent, "events": events}
+    return {"released": released, "resent": resent, "events": events, "media": media}
 
 
 def register_cron(scheduler, queue_name=None, interval=60):

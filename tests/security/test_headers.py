@@ -72,11 +72,12 @@ def test_pages_have_no_inline_script_or_handlers(client, auth, shop):
 
 def test_customer_media_is_private_and_not_sniffed(client, auth, shop, app, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "MEDIA_STORAGE_DIR", str(tmp_path))
-    (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / str(shop[0].id)).mkdir()
+    (tmp_path / str(shop[0].id) / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # keys are <shop id>/<name>
     customer = make_customer(shop[0])
     friend = make_friend(shop[0], customer)
     message = LineMessage(shop_id=shop[0].id, friend_id=friend.id, direction="in", message_type="image",
-                          media_path="photo.png", media_content_type="image/png", media_status="stored")
+                          media_path=f"{shop[0].id}/photo.png", media_content_type="image/png", media_status="stored")
     _db.session.add(message)
     _db.session.flush()
     auth.login(shop[1])
