@@ -21,11 +21,10 @@ from flask import Response, abort, request, send_file
 from crm.storage.base import MediaNotFound, MediaStorage, StorageError
 
 log = logging.getLogger(__name__)
-MAX_AGE = 3600
 
 
 def _private(response: Response) -> Response:
-    # Never in a shared cache, and the browser asks again (a cheap 304), so that a
+    # Never in a shared cache, and the browser asks again (a 304 from disk), so a
     # signed-out tablet does not show a customer's photo from its cache.
     response.headers["Cache-Control"] = "private, no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -56,7 +55,7 @@ def send_media(storage: MediaStorage, key: str, mimetype: str | None, as_attachm
             if not path.is_file():
                 abort(404)
             response = send_file(path, mimetype=mimetype, as_attachment=as_attachment, download_name=download_name,
-                                 conditional=True, max_age=MAX_AGE)
+                                 conditional=True)
             return _private(response)
         return _private(_stream(storage, key, mimetype, as_attachment, download_name))
     except MediaNotFound:
