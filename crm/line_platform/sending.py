@@ -209,9 +209,9 @@ def _claim_row(row, friend, channel, now):
                  row.retry_key, reply_token, row.claimed_until)
 
 
-def _renew(plans, now):
+def _renew(plans, now, extra_seconds=0.0):
     """Move the leases of plans still being sent; one UPDATE, committed at once."""
-    until = now + timedelta(seconds=lease_seconds())
+    until = now + timedelta(seconds=lease_seconds() + extra_seconds)
     db.session.execute(
         sa.update(LineMessage)
         .where(LineMessage.id.in_([p.message_id for p in plans]), LineMessage.status == SendStatus.SENDING)
@@ -224,12 +224,16 @@ def _renew(plans, now):
 
 
 def _renewer(plan):
-    """A callback for _call_line: renews the plan's lease once half of it has passed."""
-    def renew():
+    """A callback for _call_line: renews the plan's lease once half of it has passed.
+
+    ``extra_seconds``: a wait about to start (before a retry), added to the lease.
+    """
+    def renew(extra_seconds=0.0):
         now = utcnow()
-        if plan.lease_until is None or now >= plan.lease_until - timedelta(seconds=lease_seconds() / 2):
+        half = timedelta(seconds=lease_seconds() / 2)
+        if extra_seconds or plan.lease_until is None or now >= plan.lease_until - half:
             try:
-                _renew([plan], now)
+                _renew([plan], now, extra_seconds)
             except sa.exc.SQLAlchemyError:  # the send goes on; at worst the tick resends with the same key
                 db.session.rollback()
                 log.exception("could not renew the lease of LINE message %s", plan.message_id)
@@ -293,6 +297,7 @@ def _push(plan, attempts, apis=None, renew=None):
     retrying = Retrying(
         sleep=lambda seconds: _sleep(seconds),
         before=(lambda state: renew()) if renew is not None else (lambda state: None),
+        before_sleep=(lambda state: renew(state.next_action.sleep)) if renew is not None else None,
         stop=stop_after_attempt(config["LINE_SEND_ATTEMPTS"]),
         wait=wait_exponential_jitter(
             multiplier=config["LINE_RETRY_WAIT_MIN"], max=config["LINE_RETRY_WAIT_MAX"],
