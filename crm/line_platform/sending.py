@@ -3,8 +3,19 @@
 A row is written before any call.  A fresh, unused reply token is used when
 there is one (replies are free); otherwise a push carrying an X-Line-Retry-Key
 generated once per message, so no retry ever delivers twice.
+
+A reply carries no retry key, so a reply whose outcome is unknown (a timeout,
+a connection broken after the request went out, a 5xx) is never followed by
+an automatic push: the message becomes 送信状況を確認できません and staff
+decide whether to 再送.  Only a definite refusal (a 4xx such as 400 "Invalid
+reply token", or a connection that was never made) falls back to push.
+
+A worker claims a message (送信中) with a short lease (``claimed_until``,
+LINE_CLAIM_LEASE_SECONDS), renewed while its push retries; the tick resends
+a message whose lease ran out (a killed worker) with the same retry key.
 """
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,6 +25,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from linebot.v3.messaging import ApiException, PushMessageRequest, ReplyMessageRequest
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from crm.database import utcnow
@@ -28,10 +40,17 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT_UTF16_UNITS = 5000
 MAX_MESSAGES_PER_REQUEST = 5
+# A row left 送信中 without a lease (claimed before leases existed) is resumed after this.
+LEGACY_STALE_AFTER = timedelta(minutes=5)
+_sleep = time.sleep  # tenacity's wait between push attempts (a test moves a frozen clock instead)
 
 
 class SendRefused(ValueError):
     """The message cannot be sent as written; the text says why, in the user's language."""
+
+
+class NotResendable(ValueError):
+    """再送 of a message whose sending is not unconfirmed (already resent, or sent)."""
 
 
 def utf16_units(text):
@@ -98,6 +117,7 @@ class _Plan:
     messages: list
     retry_key: str
     reply_token: str | None
+    lease_until: object = None  # datetime: the claim's lease, moved on by _renewer
 
 
 @dataclass
@@ -110,6 +130,17 @@ class _Outcome:
     unauthorized: bool = False
 
 
+def lease_seconds() -> float:
+    """LINE_CLAIM_LEASE_SECONDS: how long a claim holds a message 送信中 without being renewed."""
+    return float(setting("LINE_CLAIM_LEASE_SECONDS", 30))
+
+
+def _lease_expired(row, now, stale_after=LEGACY_STALE_AFTER):
+    if row.claimed_until is not None:
+        return row.claimed_until <= now
+    return row.updated_at <= now - stale_after
+
+
 def _lock(message_id):
     stmt = sa.select(LineMessage).where(LineMessage.id == message_id).execution_options(populate_existing=True)
     if db.session.get_bind().dialect.name == "postgresql":
@@ -117,14 +148,14 @@ def _lock(message_id):
     return db.session.scalars(stmt).first()
 
 
-def _claim(message_id, stale_after):
+def _claim(message_id, stale_after=LEGACY_STALE_AFTER):
     """Mark the message 送信中 and spend a fresh reply token; None when there is nothing to do."""
     row = _lock(message_id)
     if row is None or row.direction != Direction.OUTGOING:
         return None
     now = utcnow()
-    if row.status == SendStatus.SENDING and row.updated_at > now - stale_after:
-        return None  # another worker is sending it right now
+    if row.status == SendStatus.SENDING and not _lease_expired(row, now, stale_after):
+        return None  # another worker holds the claim
     if row.status not in (SendStatus.QUEUED, SendStatus.SENDING):
         return None
     friend = db.session.get(LineFriend, row.friend_id)
@@ -132,7 +163,7 @@ def _claim(message_id, stale_after):
     return _claim_row(row, friend, channel, now)
 
 
-def _claim_many(message_ids, stale_after):
+def _claim_many(message_ids, stale_after=LEGACY_STALE_AFTER):
     """_claim for a batch: the rows, their friends and channels in three queries, one flush."""
     stmt = (sa.select(LineMessage).where(LineMessage.id.in_(message_ids)).order_by(LineMessage.id)
             .execution_options(populate_existing=True))
@@ -143,7 +174,7 @@ def _claim_many(message_ids, stale_after):
         row for row in db.session.scalars(stmt)
         if row.direction == Direction.OUTGOING and (
             row.status == SendStatus.QUEUED
-            or (row.status == SendStatus.SENDING and row.updated_at <= now - stale_after))
+            or (row.status == SendStatus.SENDING and _lease_expired(row, now, stale_after)))
     ]
     if not rows:
         return []
@@ -167,19 +198,65 @@ def _claim_row(row, friend, channel, now):
     # A message resumed after a crash never replies: only the retry key of a
     # push can tell LINE not to deliver it twice.  Scheduled messages always
     # push, so that a worker killed in the middle of a batch never repeats one.
-    if (row.status == SendStatus.QUEUED and row.scheduled_at is None and friend.reply_token
+    # A message tried before (再送 after an unconfirmed reply) pushes too.
+    if (row.status == SendStatus.QUEUED and row.scheduled_at is None and not row.attempts and friend.reply_token
             and friend.reply_token_received_at > now - ttl):
         reply_token, friend.reply_token = friend.reply_token, None
     row.status = SendStatus.SENDING
     row.updated_at = now
+    row.claimed_until = now + timedelta(seconds=lease_seconds())
     return _Plan(row.id, channel.channel_access_token, friend.line_user_id, row.payload["messages"],
-                 row.retry_key, reply_token)
+                 row.retry_key, reply_token, row.claimed_until)
 
 
-def _call_line(plan, apis=None):
+def _renew(plans, now, extra_seconds=0.0):
+    """Move the leases of plans still being sent; one UPDATE, committed at once."""
+    until = now + timedelta(seconds=lease_seconds() + extra_seconds)
+    db.session.execute(
+        sa.update(LineMessage)
+        .where(LineMessage.id.in_([p.message_id for p in plans]), LineMessage.status == SendStatus.SENDING)
+        .values(claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    for plan in plans:
+        plan.lease_until = until
+
+
+def _renewer(plan):
+    """A callback for _call_line: renews the plan's lease once half of it has passed.
+
+    ``extra_seconds``: a wait about to start (before a retry), added to the lease.
+    """
+    def renew(extra_seconds=0.0):
+        now = utcnow()
+        half = timedelta(seconds=lease_seconds() / 2)
+        if extra_seconds or plan.lease_until is None or now >= plan.lease_until - half:
+            try:
+                _renew([plan], now, extra_seconds)
+            except sa.exc.SQLAlchemyError:  # the send goes on; at worst the tick resends with the same key
+                db.session.rollback()
+                log.exception("could not renew the lease of LINE message %s", plan.message_id)
+    return renew
+
+
+def _never_sent(exc):
+    """True when the request certainly did not reach LINE (the connection was never made)."""
+    if isinstance(exc, MaxRetryError):
+        exc = exc.reason
+    return isinstance(exc, (NewConnectionError, ConnectTimeoutError, ConnectionRefusedError))
+
+
+def _unconfirmed(plan, attempts, reason):
+    log.warning("reply for message %s may or may not have reached LINE (%s); not pushing", plan.message_id, reason)
+    return _Outcome(SendStatus.UNCONFIRMED, "reply", attempts, reason)
+
+
+def _call_line(plan, apis=None, renew=None):
     """Reply if a token was claimed, else push with the retry key and retries. No database access.
 
     ``apis``: an open client for the plan's token (a batch reuses one per thread); else one is opened.
+    ``renew``: called before each push attempt to keep the claim's lease (it may use the database).
     """
     attempts = 0
     if plan.reply_token:
@@ -193,10 +270,15 @@ def _call_line(plan, apis=None):
         except ApiException as exc:
             if exc.status == 401:
                 return _Outcome(SendStatus.FAILED, "reply", attempts, line_error_reason(exc), unauthorized=True)
-            log.info("reply for message %s failed (%s); pushing instead", plan.message_id, line_error_reason(exc))
+            if not exc.status or exc.status >= 500:  # no answer, or LINE failed while handling it
+                return _unconfirmed(plan, attempts, line_error_reason(exc))
+            # A 4xx (400 "Invalid reply token"): LINE refused it, nothing was delivered.
+            log.info("reply for message %s refused (%s); pushing instead", plan.message_id, line_error_reason(exc))
         except (Urllib3Error, OSError) as exc:
-            log.info("reply for message %s failed (%s); pushing instead", plan.message_id, exc)
-    return _push(plan, attempts, apis)
+            if not _never_sent(exc):  # a timeout or a connection broken after the request went out
+                return _unconfirmed(plan, attempts, _("LINEから応答がありませんでした: %(reason)s", reason=str(exc)))
+            log.info("reply for message %s could not connect (%s); pushing instead", plan.message_id, exc)
+    return _push(plan, attempts, apis, renew)
 
 
 def _apis(plan, apis):
@@ -210,9 +292,12 @@ def _request_id(headers):
     return headers.get("x-line-request-id") or headers.get("x-line-accepted-request-id")
 
 
-def _push(plan, attempts, apis=None):
+def _push(plan, attempts, apis=None, renew=None):
     config = current_app.config
     retrying = Retrying(
+        sleep=lambda seconds: _sleep(seconds),
+        before=(lambda state: renew()) if renew is not None else (lambda state: None),
+        before_sleep=(lambda state: renew(state.next_action.sleep)) if renew is not None else None,
         stop=stop_after_attempt(config["LINE_SEND_ATTEMPTS"]),
         wait=wait_exponential_jitter(
             multiplier=config["LINE_RETRY_WAIT_MIN"], max=config["LINE_RETRY_WAIT_MAX"],
@@ -252,7 +337,11 @@ def _record(plan, outcome, row=None):
     row = row if row is not None else db.session.get(LineMessage, plan.message_id)
     row.via = outcome.via
     row.attempts += outcome.attempts
-    if outcome.status == SendStatus.SENT:
+    row.claimed_until = None
+    if outcome.status == SendStatus.UNCONFIRMED:
+        row.status = SendStatus.UNCONFIRMED
+        row.failure_reason = outcome.reason
+    elif outcome.status == SendStatus.SENT:
         row.status = SendStatus.SENT
         row.failure_reason = None
         row.sent_at = utcnow()
@@ -265,7 +354,7 @@ def _record(plan, outcome, row=None):
     return row
 
 
-def deliver(message_id, stale_after=timedelta(minutes=5)):
+def deliver(message_id, stale_after=LEGACY_STALE_AFTER):
     """Job: hand one outgoing message to LINE (reply if possible, else push with its retry key).
 
     Three steps, so that no transaction (and no SQLite write lock or
@@ -276,8 +365,26 @@ def deliver(message_id, stale_after=timedelta(minutes=5)):
     db.session.commit()
     if plan is None:
         return db.session.get(LineMessage, message_id)
-    outcome = _call_line(plan)
+    outcome = _call_line(plan, renew=_renewer(plan))
     return _record(plan, outcome)
+
+
+def resend(message: LineMessage) -> LineMessage:
+    """再送: push a message whose reply could not be confirmed, with its retry key; enqueued after the commit.
+
+    A guarded status change, so two clicks (or two staff) resend it once.
+    """
+    changed = db.session.execute(
+        sa.update(LineMessage)
+        .where(LineMessage.id == message.id, LineMessage.status == SendStatus.UNCONFIRMED)
+        .values(status=SendStatus.QUEUED, updated_at=utcnow(), failure_reason=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not changed:
+        raise NotResendable(_("このメッセージは再送できません。"))
+    db.session.refresh(message)
+    enqueue_after_commit("crm.line_platform.sending.deliver", message.id)
+    return message
 
 
 def setting(name, default):
@@ -315,16 +422,17 @@ class _BatchCaller:
             opened.__exit__(None, None, None)
 
 
-def deliver_many(message_ids, stale_after=timedelta(minutes=5)):
+def deliver_many(message_ids, stale_after=LEGACY_STALE_AFTER):
     """Job: deliver a batch (e.g. scheduled messages falling due together) with the same three steps.
 
     Claim every message in one transaction, call LINE for them concurrently
     (``LINE_SEND_THREADS``, reusing one connection per thread), record every
     outcome (committed by the job runner).  A worker killed in between leaves
     the claimed rows 送信中; the sweep resends them with their retry keys,
-    which LINE accepts once.
+    which LINE accepts once.  The claims' leases are renewed from this
+    thread while the calls last (the sending threads never touch the database).
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     plans = _claim_many(list(message_ids), stale_after)
     db.session.commit()
@@ -334,7 +442,15 @@ def deliver_many(message_ids, stale_after=timedelta(minutes=5)):
     threads = max(1, min(len(plans), int(setting("LINE_SEND_THREADS", 8))))
     try:
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="crm-line-send") as pool:
-            outcomes = list(pool.map(caller, plans))
+            futures = {pool.submit(caller, plan): plan for plan in plans}
+            pending = set(futures)
+            while pending:
+                _done, pending = wait(pending, timeout=lease_seconds() / 3, return_when=FIRST_COMPLETED)
+                unfinished = [futures[f] for f in pending]
+                if unfinished and utcnow() >= min(p.lease_until for p in unfinished) - timedelta(
+                        seconds=lease_seconds() / 2):
+                    _renew(unfinished, utcnow())
+            outcomes = [future.result() for future in futures]
     finally:
         caller.close()
     rows = {row.id: row for row in db.session.scalars(
@@ -343,8 +459,8 @@ def deliver_many(message_ids, stale_after=timedelta(minutes=5)):
     return [_record(plan, outcome, rows[plan.message_id]) for plan, outcome in zip(plans, outcomes)]
 
 
-def sweep_outgoing(stale_after=timedelta(minutes=5)):
-    """Re-enqueue messages whose job was lost (Redis flushed, worker killed)."""
+def sweep_outgoing(stale_after=LEGACY_STALE_AFTER):
+    """Re-enqueue messages whose job was lost (Redis flushed, worker killed: its claim's lease ran out)."""
     from crm.jobs import enqueue
 
     now = utcnow()
@@ -354,7 +470,9 @@ def sweep_outgoing(stale_after=timedelta(minutes=5)):
             sa.or_(
                 # updated_at: when it was queued (written, or released by 送信予約)
                 sa.and_(LineMessage.status == SendStatus.QUEUED, LineMessage.updated_at < now - timedelta(minutes=1)),
-                sa.and_(LineMessage.status == SendStatus.SENDING, LineMessage.updated_at < now - stale_after),
+                sa.and_(LineMessage.status == SendStatus.SENDING, sa.or_(
+                    LineMessage.claimed_until < now,
+                    sa.and_(LineMessage.claimed_until.is_(None), LineMessage.updated_at < now - stale_after))),
             ),
         )
     ).all()

@@ -19,7 +19,7 @@ from crm.urls import external_url
 BATCH = 1000
 STATUS_LABELS = {
     "scheduled": "送信予約", "held": "保留", "queued": "送信待ち", "sending": "送信中",
-    "sent": "送信済み", "failed": "失敗", "cancelled": "取り消し済み",
+    "sent": "送信済み", "failed": "失敗", "cancelled": "取り消し済み", "unconfirmed": "送信状況を確認できません",
 }
 
 

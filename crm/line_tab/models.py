@@ -75,6 +75,9 @@ class SendStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # 送信状況を確認できません: a reply timed out or its connection broke after the request
+    # was sent, so LINE may have delivered it; never pushed automatically, staff may 再送.
+    UNCONFIRMED = "unconfirmed"
     CANCELLED = "cancelled"
 
 
@@ -111,6 +114,8 @@ class LineMessage(ShopOwnedMixin, TimestampMixin, db.Model):
     failure_reason: Mapped[str | None] = mapped_column(sa.Text)
     line_request_id: Mapped[str | None] = mapped_column(sa.String(64))
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # While 送信中: the claiming worker's lease, renewed as it retries; once past, the tick resends.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
     # One per composed message: a double click, a retried request or a second
     # tab submitting the same composition finds this row instead of sending again.

@@ -14,9 +14,9 @@ from crm.customers.models import Customer
 from crm.customers.services import friend_of
 from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
-from crm.line_platform.sending import SendRefused, queue_text
+from crm.line_platform.sending import NotResendable, SendRefused, queue_text, resend
 from crm.line_tab import blueprint, conversation
-from crm.line_tab.models import LineMessage
+from crm.line_tab.models import LineFriend, LineMessage
 from crm.staff.forms import ConfirmForm
 
 
@@ -107,6 +107,25 @@ def _after_send(customer, friend):
     if htmx:
         return _tabs(customer, friend)
     return redirect(url_for("customers.show", customer_id=customer.id, tab="line"))
+
+
+@blueprint.post("/line/messages/<int:message_id>/resend")
+def resend_message(message_id):
+    """再送: staff push a message whose reply LINE may or may not have delivered (送信状況を確認できません)."""
+    message = get_for_shop_or_404(LineMessage, message_id)
+    if not current_user.may_send_line_directly:
+        abort(403)
+    try:
+        resend(message)
+    except NotResendable:
+        jobs.rollback()
+        abort(409)
+    jobs.commit()
+    friend = db.session.get(LineFriend, message.friend_id)
+    customer = db.session.get(Customer, friend.customer_id) if friend.customer_id else None
+    if customer is None:
+        return redirect(url_for("line_tab.inbox"))
+    return _after_send(customer, friend)
 
 
 @blueprint.post("/customers/<int:customer_id>/line/notify-later")

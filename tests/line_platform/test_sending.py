@@ -161,3 +161,104 @@ def test_every_request_body_the_app_sent_validated_against_the_spec(client, auth
     _send(client, customer, "プッシュ\n二行目")
     log = line_shop.sandbox.requests(line_shop.sandbox_channel["channel_id"])
     assert log and all(r["status"] < 400 for r in log), log
+
+
+REPLY = "/v2/bot/message/reply"
+
+
+def _wait_for_sent(line_shop, count, seconds=10):
+    """The sandbox finishes a delayed request after the client gave up: wait until it has (not a timing assertion)."""
+    import time
+
+    cid = line_shop.sandbox_channel["channel_id"]
+    deadline = time.monotonic() + seconds
+    while len(line_shop.sandbox.sent(cid)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return line_shop.sandbox.sent(cid)
+
+
+def test_a_reply_that_times_out_is_never_pushed_and_staff_can_resend_it(client, auth, line_shop, app, monkeypatch):
+    monkeypatch.setitem(app.config, "LINE_API_TIMEOUT", 0.5)
+    customer, friend, user = _linked_friend(client, line_shop)
+    line_shop.sandbox.fault(REPLY, delay_seconds=1.5, times=1)  # LINE accepts it, after the app stopped waiting
+    auth.login(line_shop.owner)
+    _send(client, customer, "一度だけ届く")
+    (message,) = _outgoing()
+    assert message.status == SendStatus.UNCONFIRMED and message.via == "reply"
+    sent = _wait_for_sent(line_shop, 1)
+    assert [s["via"] for s in sent] == ["reply"]
+    assert _pushes(line_shop) == []
+    from crm.line_tab.scheduling import tick
+
+    assert tick()["resent"] == 0  # the safety net does not push it either
+    assert _pushes(line_shop) == []
+    html = client.get(f"/customers/{customer.id}/line").get_data(as_text=True)
+    assert "送信状況を確認できません" in html and f"/line/messages/{message.id}/resend" in html
+
+    # Staff decide it did not arrive: 再送 pushes it, with the message's retry key.
+    assert client.post_form(f"/line/messages/{message.id}/resend").status_code == 302
+    _db.session.expire_all()
+    assert message.status == SendStatus.SENT and message.via == "push"
+    (push,) = _pushes(line_shop)
+    assert push["headers"]["X-Line-Retry-Key"] == message.retry_key
+    # A second click finds nothing to resend.
+    assert client.post_form(f"/line/messages/{message.id}/resend").status_code == 409
+    assert len(_pushes(line_shop)) == 1
+
+
+def test_a_connection_reset_after_the_reply_was_sent_is_not_pushed(client, auth, line_shop, monkeypatch):
+    from linebot.v3.messaging import MessagingApi
+    from urllib3.exceptions import ProtocolError
+
+    def reset(self, *args, **kwargs):
+        raise ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))
+
+    customer, friend, user = _linked_friend(client, line_shop)
+    monkeypatch.setattr(MessagingApi, "reply_message_with_http_info", reset)
+    auth.login(line_shop.owner)
+    _send(client, customer, "リセット")
+    (message,) = _outgoing()
+    assert message.status == SendStatus.UNCONFIRMED
+    assert _pushes(line_shop) == []
+
+
+def test_a_reply_that_could_not_connect_falls_back_to_push(client, auth, line_shop, monkeypatch):
+    from linebot.v3.messaging import MessagingApi
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    def refused(self, *args, **kwargs):
+        raise MaxRetryError(None, "/v2/bot/message/reply", NewConnectionError(None, "Connection refused"))
+
+    customer, friend, user = _linked_friend(client, line_shop)
+    monkeypatch.setattr(MessagingApi, "reply_message_with_http_info", refused)
+    auth.login(line_shop.owner)
+    _send(client, customer, "未接続")
+    (message,) = _outgoing()
+    assert message.status == SendStatus.SENT and message.via == "push"
+    assert len(_pushes(line_shop)) == 1
+
+
+def test_an_invalid_reply_token_falls_back_to_one_push(client, auth, line_shop):
+    customer, friend, user = _linked_friend(client, line_shop)
+    line_shop.sandbox.expire_reply_token(friend.reply_token)
+    auth.login(line_shop.owner)
+    _send(client, customer, "プッシュで届く")
+    (message,) = _outgoing()
+    assert message.status == SendStatus.SENT and message.via == "push"
+    replies = [r for r in line_shop.sandbox.requests(line_shop.sandbox_channel["channel_id"]) if r["path"] == REPLY]
+    assert [r["status"] for r in replies] == [400]
+    (push,) = _pushes(line_shop)
+    assert push["headers"]["X-Line-Retry-Key"] == message.retry_key
+    assert [s["via"] for s in line_shop.sandbox.sent(line_shop.sandbox_channel["channel_id"])] == ["push"]
+
+
+def test_only_staff_who_send_directly_may_resend(client, auth, line_shop):
+    customer, friend, user = _linked_friend(client, line_shop, follow=False)
+    message = LineMessage(shop_id=friend.shop_id, friend_id=friend.id, direction="out", message_type="text",
+                          text="x", payload={"messages": [{"type": "text", "text": "x"}]},
+                          status=SendStatus.UNCONFIRMED, retry_key="00000000-0000-4000-8000-000000000012")
+    _db.session.add(message)
+    _db.session.flush()
+    auth.login(make_staff(line_shop.shop))
+    assert client.post_form(f"/line/messages/{message.id}/resend").status_code == 403
+    assert _pushes(line_shop) == []

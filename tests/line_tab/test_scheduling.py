@@ -404,3 +404,57 @@ def test_a_shop_whose_trial_ended_has_its_due_messages_held_not_sent(chat, line_
     jobs.commit()
     _db.session.refresh(message)
     assert message.status == SendStatus.HELD and sent_texts(line_shop) == []
+
+
+def test_a_killed_workers_claim_is_resent_within_a_minute_with_its_retry_key(chat, line_shop, time_machine):
+    from crm.line_platform import sending
+
+    customer, friend, user = chat
+    time_machine.move_to(datetime(2026, 12, 3, 11, 0, tzinfo=timezone.utc), tick=False)
+    message = scheduling.schedule_text(friend, "クラッシュ", sender_id=None, scheduled_at=utcnow() - timedelta(seconds=1))
+    message.status = SendStatus.QUEUED  # released, its job about to run
+    jobs.commit()
+    # The worker claims it, pushes, and is SIGKILLed before recording the outcome.
+    plan = sending._claim(message.id, timedelta(minutes=5))
+    jobs.commit()
+    assert plan is not None and plan.reply_token is None
+    sending._call_line(plan)
+    cid = line_shop.sandbox_channel["channel_id"]
+
+    time_machine.shift(10)
+    assert scheduling.tick()["resent"] == 0  # the claim is still held
+    jobs.commit()
+    _db.session.refresh(message)
+    assert message.status == SendStatus.SENDING
+
+    time_machine.shift(50)  # a minute after the claim
+    assert scheduling.tick()["resent"] == 1
+    jobs.commit()
+    _db.session.refresh(message)
+    assert message.status == SendStatus.SENT
+    pushes = [r for r in line_shop.sandbox.requests(cid) if r["path"] == PUSH]
+    assert [p["status"] for p in pushes] == [200, 409]
+    assert {p["headers"]["X-Line-Retry-Key"] for p in pushes} == {message.retry_key}
+    assert sent_texts(line_shop) == ["クラッシュ"]
+
+
+def test_a_live_claim_is_renewed_while_its_push_retries(chat, line_shop, app, time_machine, monkeypatch):
+    """A long retry sequence keeps its lease, so the tick does not resend a message still being sent."""
+    from crm.line_platform import sending
+
+    customer, friend, user = chat
+    clock = datetime(2026, 12, 3, 11, 0, tzinfo=timezone.utc)
+    time_machine.move_to(clock, tick=False)
+    message = scheduling.schedule_text(friend, "長い再試行", sender_id=None, scheduled_at=utcnow() - timedelta(seconds=1))
+    message.status = SendStatus.QUEUED
+    jobs.commit()
+    plan = sending._claim(message.id)
+    jobs.commit()
+    first_lease = _db.session.get(type(message), message.id).claimed_until
+    line_shop.sandbox.fault(PUSH, status=503, times=2)
+    waits = iter([25, 25])
+    monkeypatch.setattr(sending, "_sleep", lambda seconds: time_machine.shift(next(waits)))
+    outcome = sending._call_line(plan, renew=sending._renewer(plan))
+    assert outcome.status == SendStatus.SENT and outcome.attempts == 3
+    _db.session.expire_all()
+    assert _db.session.get(type(message), message.id).claimed_until > first_lease + timedelta(seconds=40)
