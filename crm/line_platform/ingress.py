@@ -68,23 +68,44 @@ def receive(key, environ):
     if len(body) != length:
         return 400, {"message": "incomplete body"}
     signature = environ.get("HTTP_X_LINE_SIGNATURE")
+    fresh = False
     if not ingestion.signature_is_valid(known[1], body, signature):
         # The owner may just have changed the secret: look it up once more.
-        known = ingestion.channel_secret(key, fresh=True)
+        known, fresh = ingestion.channel_secret(key, fresh=True), True
         if known is None or not ingestion.signature_is_valid(known[1], body, signature):
-            log.warning("webhook for %s refused: bad signature", key[:6])
-            return 400, {"message": "invalid signature"}
+            return _refused(key)
     try:
         events = ingestion.parse_body(body)
     except ingestion.BadWebhook as exc:
         return 400, {"message": str(exc)}
-    if events:  # LINE's "verify" button sends none
-        ingestion.store_delivery(known[0], body)  # committed
-        if current_app.config["JOBS_MODE"] != "rq":
-            # In-process jobs: drain now. With rq, the workers' watchers find the delivery
-            # (crm.line_platform.watcher), so this request asks nothing of Redis.
-            jobs.request_drain(DRAIN_FLAG, "crm.line_platform.events.drain_events")
+    if not events:  # LINE's "verify" button: nothing to store, but an old secret must not pass it
+        if not fresh:
+            known = ingestion.channel_secret(key, fresh=True)
+            if known is None:
+                return 404, {"message": "unknown webhook"}
+            if not ingestion.signature_is_valid(known[1], body, signature):
+                return _refused(key)
+        return 200, {}
+    # Stored only if the secret verified with is still current (no extra round trip);
+    # otherwise it was a cached secret since replaced: verify with the stored one.
+    while ingestion.store_delivery(known[0], body, key, known[2]) is None:  # committed
+        if fresh:  # the secret changed again since it was just read: LINE redelivers
+            return 409, {"message": "channel changed, retry"}
+        known, fresh = ingestion.channel_secret(key, fresh=True), True
+        if known is None:
+            return 404, {"message": "unknown webhook"}
+        if not ingestion.signature_is_valid(known[1], body, signature):
+            return _refused(key)
+    if current_app.config["JOBS_MODE"] != "rq":
+        # In-process jobs: drain now. With rq, the workers' watchers find the delivery
+        # (crm.line_platform.watcher), so this request asks nothing of Redis.
+        jobs.request_drain(DRAIN_FLAG, "crm.line_platform.events.drain_events")
     return 200, {}
+
+
+def _refused(key):
+    log.warning("webhook for %s refused: bad signature", key[:6])
+    return 400, {"message": "invalid signature"}
 
 
 def _answer(start_response, status, payload, headers=()):

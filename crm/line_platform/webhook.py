@@ -12,34 +12,36 @@ from crm import jobs
 from crm.database import autocommit_engine, session_joins_outer_transaction, utcnow
 from crm.extensions import db
 from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent
+from crm.shops.models import LineChannel
 
 
 _SECRETS_TTL = 60.0
-_secrets = {}  # webhook key -> (expires at, shop id, channel secret)
+_secrets = {}  # webhook key -> (expires at, shop id, channel secret, secret version)
 
 
 def channel_secret(key, fresh=False):
-    """(shop id, channel secret) of a webhook key, cached briefly: the webhook is a hot path.
+    """(shop id, channel secret, secret version) of a webhook key, cached: the webhook is a hot path.
 
-    Call again with fresh=True when a signature fails, so a secret the owner
-    just changed is picked up at once.
+    A cached secret may be stale (the owner changed it, maybe in another
+    process), so a delivery is stored only while its version is current
+    (store_delivery); when it is not, or a signature fails, call again with
+    fresh=True.
     """
     import time
-
-    from crm.shops.models import LineChannel
 
     now = time.monotonic()
     cached = _secrets.get(key)
     if cached and not fresh and cached[0] > now:
-        return cached[1], cached[2]
+        return cached[1:]
     row = db.session.execute(
-        sa.select(LineChannel.shop_id, LineChannel.channel_secret).where(LineChannel.webhook_key == key)
+        sa.select(LineChannel.shop_id, LineChannel.channel_secret, LineChannel.secret_version)
+        .where(LineChannel.webhook_key == key)
     ).first()
     if row is None or not row.channel_secret:
         _secrets.pop(key, None)
         return None
-    _secrets[key] = (now + _SECRETS_TTL, row.shop_id, row.channel_secret)
-    return row.shop_id, row.channel_secret
+    _secrets[key] = (now + _SECRETS_TTL, row.shop_id, row.channel_secret, row.secret_version)
+    return row.shop_id, row.channel_secret, row.secret_version
 
 
 def max_bytes():
@@ -88,8 +90,13 @@ def _insert(dialect_name):
     raise NotImplementedError(dialect_name)
 
 
-def store_delivery(shop_id, body):
-    """Keep a verified body as LINE signed it, committed (durable before LINE gets its 200); returns its id."""
+def store_delivery(shop_id, body, key, secret_version):
+    """Keep a verified body as LINE signed it, committed (durable before LINE gets its 200); returns its id.
+
+    Stores nothing and returns None when the channel's secret is no longer at
+    secret_version (the body was verified with a secret since replaced) or the
+    channel is gone: the check rides in the INSERT, so it costs no round trip.
+    """
     received_at = utcnow()
     text = body.decode("utf-8")
     if db.engine.dialect.name == "postgresql" and not session_joins_outer_transaction():
@@ -98,20 +105,39 @@ def store_delivery(shop_id, body):
         connection = autocommit_engine().raw_connection()
         try:
             with connection.cursor() as cursor:
-                cursor.execute(_PG_DELIVERY_INSERT, (shop_id, text, received_at))
-                return cursor.fetchone()[0]
+                cursor.execute(_PG_DELIVERY_INSERT, (shop_id, text, received_at, key, secret_version))
+                row = cursor.fetchone()
+                return row[0] if row else None
         finally:
             connection.close()
     # SQLite (whose transactions begin IMMEDIATE), or the tests' outer transaction.
     delivery_id = db.session.connection().execute(
-        _DELIVERY_INSERT, {"shop_id": shop_id, "body": text, "received_at": received_at}
-    ).scalar_one()
+        _DELIVERY_INSERT,
+        {"shop_id": shop_id, "body": text, "received_at": received_at, "key": key, "version": secret_version},
+    ).scalar_one_or_none()
     jobs.commit()
     return delivery_id
 
 
-_DELIVERY_INSERT = LineWebhookDelivery.__table__.insert().returning(LineWebhookDelivery.__table__.c.id)
-_PG_DELIVERY_INSERT = "INSERT INTO line_webhook_deliveries (shop_id, body, received_at) VALUES (%s, %s, %s) RETURNING id"
+def _delivery_insert():
+    table = LineWebhookDelivery.__table__
+    current = sa.exists().where(
+        LineChannel.webhook_key == sa.bindparam("key"), LineChannel.secret_version == sa.bindparam("version")
+    )
+    values = sa.select(
+        sa.bindparam("shop_id", type_=table.c.shop_id.type),
+        sa.bindparam("body", type_=table.c.body.type),
+        sa.bindparam("received_at", type_=table.c.received_at.type),
+    ).where(current)
+    return table.insert().from_select(["shop_id", "body", "received_at"], values).returning(table.c.id)
+
+
+_DELIVERY_INSERT = _delivery_insert()
+_PG_DELIVERY_INSERT = (
+    "INSERT INTO line_webhook_deliveries (shop_id, body, received_at)"
+    " SELECT %s, %s::text, %s::timestamptz WHERE EXISTS"
+    " (SELECT 1 FROM line_channels WHERE webhook_key = %s AND secret_version = %s) RETURNING id"
+)
 
 
 def event_row(shop_id, event, received_at):

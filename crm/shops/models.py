@@ -79,6 +79,10 @@ class LineChannel(TimestampMixin, db.Model):
     webhook_key: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True, default=new_webhook_key)
     channel_id: Mapped[str | None] = mapped_column(sa.String(32))
     channel_secret: Mapped[str | None] = mapped_column(EncryptedText())
+    # Bumped with every change of the secret: the webhook stores a delivery only
+    # while the version it verified with is current, so no process's cached
+    # secret outlives a change (crm.line_platform.webhook).
+    secret_version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0, server_default="0")
     channel_access_token: Mapped[str | None] = mapped_column(EncryptedText())
     status: Mapped[LineChannelStatus] = mapped_column(
         str_enum(LineChannelStatus),
@@ -101,3 +105,15 @@ class LineChannel(TimestampMixin, db.Model):
     @property
     def configured(self):
         return bool(self.channel_secret and self.channel_access_token)
+
+
+@sa.event.listens_for(LineChannel.channel_secret, "set")
+def _bump_secret_version(channel, value, old, initiator):
+    """Any new channel secret, wherever it is assigned, gets a new version."""
+    if value == old:
+        return
+    if sa.inspect(channel).persistent:
+        # In SQL, so that two concurrent saves cannot both write the same version.
+        channel.secret_version = LineChannel.__table__.c.secret_version + 1
+    else:
+        channel.secret_version = (channel.secret_version or 0) + 1

@@ -137,7 +137,7 @@ def test_other_methods_on_the_webhook_answer_405(client, line_shop):
 
 
 def test_a_failure_while_storing_answers_500_so_that_line_redelivers(client, line_shop, monkeypatch):
-    def broken(shop_id, body):
+    def broken(*args):
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(ingestion, "store_delivery", broken)
@@ -195,3 +195,57 @@ def test_a_body_without_content_length_answers_411(app, line_shop):
         chunks = app.wsgi_app(environ, lambda status, headers, exc_info=None: answered.append(status))
     assert answered == ["411 Length Required"] and b"".join(chunks) == b'{"message": "Content-Length required"}'
     assert _nothing_kept()
+
+
+def _sign(secret, body):
+    import base64, hashlib, hmac
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def _post_signed(client, line_shop, secret, events):
+    body = json.dumps({"destination": "U0", "events": events}).encode()
+    return client.post(line_shop.webhook_path, data=body,
+                       headers={"Content-Type": "application/json", "X-Line-Signature": _sign(secret, body)})
+
+
+def test_a_replaced_secret_stops_working_at_once_even_with_a_warm_cache(client, line_shop):
+    from crm.line_platform.services import save_channel
+
+    old = line_shop.sandbox_channel["channel_secret"]
+    assert _post_signed(client, line_shop, old, [dict(_samples()[0], webhookEventId="01WARM")]).status_code == 200
+    assert ingestion._secrets[line_shop.channel.webhook_key][2] == old  # the cache holds the old secret
+    new = "n" * 32
+    # Another process saves: this process's cache is not cleared by it.
+    save_channel(line_shop.channel, line_shop.channel.channel_id, new, "")
+    _db.session.flush()
+    assert ingestion._secrets[line_shop.channel.webhook_key][2] == old
+
+    response = _post_signed(client, line_shop, old, [dict(_samples()[0], webhookEventId="01OLDSECRET")])
+    assert response.status_code == 400 and response.get_json() == {"message": "invalid signature"}
+    assert "01OLDSECRET" not in {e.webhook_event_id for e in _stored()}
+    assert _db.session.scalars(sa.select(LineWebhookDelivery)).all() == []
+
+    response = _post_signed(client, line_shop, new, [dict(_samples()[0], webhookEventId="01NEWSECRET")])
+    assert response.status_code == 200
+    assert "01NEWSECRET" in {e.webhook_event_id for e in _stored(line_shop.shop.id)}
+
+
+def test_a_verify_signed_with_a_replaced_secret_is_refused(client, line_shop):
+    from crm.line_platform.services import save_channel
+
+    old = line_shop.sandbox_channel["channel_secret"]
+    assert _post_signed(client, line_shop, old, []).status_code == 200  # LINE's verify; the cache is warm
+    save_channel(line_shop.channel, line_shop.channel.channel_id, "n" * 32, "")
+    _db.session.flush()
+    assert _post_signed(client, line_shop, old, []).status_code == 400
+    assert _post_signed(client, line_shop, "n" * 32, []).status_code == 200
+
+
+def test_a_removed_channel_answers_404_at_once(client, line_shop):
+    old = line_shop.sandbox_channel["channel_secret"]
+    assert _post_signed(client, line_shop, old, [dict(_samples()[0], webhookEventId="01BEFORE")]).status_code == 200
+    _db.session.delete(line_shop.channel)
+    _db.session.flush()
+    assert _post_signed(client, line_shop, old, [dict(_samples()[0], webhookEventId="01AFTER")]).status_code == 404
+    assert _post_signed(client, line_shop, old, []).status_code == 404
+    assert "01AFTER" not in {e.webhook_event_id for e in _stored()}
