@@ -1,8 +1,2 @@
-"""WSGI entry point: `gunicorn -c gunicorn.conf.py wsgi:app`, `flask --app wsgi ...`."""
-from crm.startup import install_cli_errors
-
-install_cli_errors()  # a wrong DATABASE_URL or a missing secret: one line, not a traceback
-
-from crm import create_app  # noqa: E402
-
-app = create_app()
+"""WSGI entry point of a checkout: `gunicorn -c gunicorn.conf.py wsgi:app`, `flask --app wsgi ...` (see crm/wsgi.py)."""
+from crm.wsgi import app  # noqa: F401

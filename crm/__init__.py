@@ -6,7 +6,7 @@ from flask_wtf.csrf import CSRFError
 
 from crm.config import PACKAGE_DIR, config_from_env
 from crm.observability import configure_logging
-from crm.startup import check_settings
+from crm.startup import check_settings, prepare_data_dir
 from crm.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 from crm.security import register_security
 
@@ -18,6 +18,7 @@ def create_app(config=None):
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(config)
     check_settings(app.config)
+    prepare_data_dir(app.config)
     configure_logging(app)
     register_extensions(app)
     register_security(app)

@@ -80,6 +80,8 @@ class RequestIdMiddleware:
         def start_with_id(status, headers, exc_info=None):
             headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
             headers.append((REQUEST_ID_HEADER, request_id))
+            if exc_info is None:
+                return start_response(status, headers)
             return start_response(status, headers, exc_info)
 
         try:

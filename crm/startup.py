@@ -17,6 +17,15 @@ def check_settings(config) -> None:
     check_database_url(config.get("SQLALCHEMY_DATABASE_URI"))
 
 
+def prepare_data_dir(config) -> None:
+    """Create the directory of a SQLite database file (the default lives in CRM_DATA_DIR)."""
+    url = sa.engine.make_url(config["SQLALCHEMY_DATABASE_URI"])
+    if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
+        from pathlib import Path
+
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def check_environment() -> None:
     """check_settings() for the configuration the environment selects (gunicorn runs it before any worker)."""
     from crm.config import config_from_env

@@ -1,0 +1,164 @@
+"""Application factory for the salon customer ledger."""
+from flask import Flask, flash, has_request_context, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from crm.config import PACKAGE_DIR, config_from_env
+from crm.observability import configure_logging
+from crm.startup import check_settings, prepare_data_dir
+from crm.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+
+
+def create_app(config=None):
+    """Build the Flask application from a config class (the environment's by default)."""
+    config = config or config_from_env()
+    # Templates and static files are the package's own (crm/templates, crm/static): an installed package has them.
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_object(config)
+    check_settings(app.config)
+    prepare_data_dir(app.config)
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_middleware(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def _select_locale():
+    if not has_request_context():
+        return "ja"  # commands and jobs speak the product's language
+    if current_user and current_user.is_authenticated and current_user.locale:
+        return current_user.locale
+    lang = session.get("lang")
+    return lang if lang in ("ja", "en") else "ja"
+
+
+def _select_timezone():
+    if not has_request_context():
+        return None
+    if current_user and current_user.is_authenticated:
+        return current_user.shop.timezone
+    return None
+
+
+def register_extensions(app):
+    """Bind the unbound extensions of crm.extensions."""
+    import crm.models  # noqa: F401  (registers every table on the metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "staff.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+    htmx.init_app(app)
+    limiter.init_app(app)
+
+    from crm.staff.services import load_user_from_session_id
+
+    login_manager.user_loader(load_user_from_session_id)
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        if htmx:
+            # A full-page redirect instead of a sign-in form swapped into a fragment.
+            response = app.response_class(status=401)
+            response.headers["HX-Redirect"] = url_for("staff.login")
+            return response
+        return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
+
+
+def register_blueprints(app):
+    """Attach every domain's blueprint (importing its views registers the routes)."""
+    import crm.bookings.views  # noqa: F401
+    import crm.customers.views  # noqa: F401
+    import crm.digests.views  # noqa: F401
+    import crm.line_platform.views  # noqa: F401
+    import crm.line_tab.views  # noqa: F401
+    import crm.line_tab.drafts_views  # noqa: F401
+    import crm.linking.views  # noqa: F401
+    import crm.staff.views  # noqa: F401
+    from crm.assets import blueprint as assets_bp
+    from crm.bookings import blueprint as bookings_bp
+    from crm.health import blueprint as health_bp
+    from crm.customers import blueprint as customers_bp
+    from crm.digests import blueprint as digests_bp
+    from crm.line_platform import blueprint as line_platform_bp
+    from crm.line_tab import blueprint as line_tab_bp
+    from crm.linking import blueprint as linking_bp
+    from crm.plans.views import blueprint as plans_bp
+    from crm.staff import blueprint as staff_bp
+
+    app.register_blueprint(assets_bp)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(staff_bp)
+    app.register_blueprint(customers_bp)
+    app.register_blueprint(line_platform_bp)
+    app.register_blueprint(line_tab_bp)
+    app.register_blueprint(linking_bp)
+    app.register_blueprint(bookings_bp)
+    app.register_blueprint(digests_bp)
+    app.register_blueprint(plans_bp)
+
+    @app.get("/")
+    def index():
+        if current_user.is_authenticated:
+            return redirect(url_for("customers.index"))
+        return redirect(url_for("staff.login"))
+
+
+def register_middleware(app):
+    """WSGI layers in front of Flask: LINE's webhook is answered before the app's request machinery."""
+    from crm.line_platform.ingress import WebhookIngress
+    from crm.observability import RequestIdMiddleware, proxy_fix
+
+    app.wsgi_app = WebhookIngress(app, app.wsgi_app)
+    # Outside the webhook too, so its log lines carry the request id and it sees the client's address.
+    app.wsgi_app = RequestIdMiddleware(app.wsgi_app)
+    app.wsgi_app = proxy_fix(app.config, app.wsgi_app)
+
+
+def register_errorhandlers(app):
+    """Render errors as pages, or as bare text for HTMX requests."""
+
+    def render_error(error):
+        code = getattr(error, "code", 500)
+        if htmx:
+            return render_template("errors/_message.html", code=code, error=error), code
+        return render_template("errors/error.html", code=code, error=error), code
+
+    for code in (400, 403, 404, 405, 413, 500):
+        app.errorhandler(code)(render_error)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        app.logger.info("CSRF refused: %s", error.description)
+        error.description = _("セッションの有効期限が切れたか、不正なリクエストです。ページを再読み込みしてやり直してください。")
+        return render_error(error)
+
+    @app.errorhandler(429)
+    def too_many(error):
+        if request.endpoint == "staff.login":
+            flash(_("ログインの試行回数が多すぎます。しばらく待ってから再度お試しください。"), "error")
+            return render_template("staff/login.html", form=None, throttled=True), 429
+        return render_error(error)
+
+
+def register_template_helpers(app):
+    """Jinja filters and globals used by every template."""
+    from crm import formatting
+
+    formatting.register(app)
+
+
+def register_commands(app):
+    """Operator commands under `flask crm ...`."""
+    from crm.commands import crm_cli
+
+    app.cli.add_command(crm_cli)

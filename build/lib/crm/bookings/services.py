@@ -1,0 +1,356 @@
+"""Booking operations: the menu, hours, making and cancelling bookings, lists, LINE texts.
+
+Services flush; the request or job commits (crm.jobs.commit, so queued LINE
+messages go out after the booking is committed).
+"""
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from crm.bookings import slots, texts
+from crm.bookings.models import (
+    Booking,
+    BookingSlot,
+    BookingSource,
+    BookingStatus,
+    BusinessHours,
+    Closure,
+    Service,
+)
+from crm.customers.models import Customer
+from crm.customers.normalize import normalize_kana, normalize_name, normalize_phone
+from crm.customers.services import save_customer, set_phone
+from crm.database import utcnow
+from crm.extensions import db
+from crm.line_tab.models import LineFriend
+from crm.linking.services import MERGE_MOVERS, Outcome, Typed, match_and_link
+from crm.shops.models import Shop
+
+PAST_BOOKINGS_SHOWN = 50
+
+
+class SlotUnavailable(ValueError):
+    """The time is not bookable (closed, past, not on the menu, or already taken as far as we can see)."""
+
+
+class SlotTaken(SlotUnavailable):
+    """Another booking holds one of the units: the database refused the second booking."""
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """What the visitor typed on the booking page."""
+
+    family_name: str
+    given_name: str
+    family_name_kana: str
+    given_name_kana: str
+    phone: str
+
+
+@dataclass
+class BookingResult:
+    booking: Booking
+    customer: Customer
+    link_outcome: Outcome | None = None  # None: booked without LINE
+
+    @property
+    def link_pending(self):
+        return self.link_outcome == Outcome.PENDING
+
+    @property
+    def linked(self):
+        return self.link_outcome in (Outcome.LINKED, Outcome.CREATED, Outcome.ALREADY)
+
+
+# -- the shop's page, menu and hours ----------------------------------------------------------------
+
+
+def shop_by_key(key):
+    if not key or len(key) > 64:
+        return None
+    return db.session.scalars(sa.select(Shop).where(Shop.booking_key == key)).first()
+
+
+def menu(shop_id, include_inactive=False):
+    stmt = sa.select(Service).where(Service.shop_id == shop_id)
+    if not include_inactive:
+        stmt = stmt.where(Service.active.is_(True))
+    return db.session.scalars(stmt.order_by(Service.active.desc(), Service.position, Service.id)).all()
+
+
+def active_service(shop_id, service_id):
+    try:
+        service_id = int(service_id)
+    except (TypeError, ValueError):
+        return None
+    return db.session.scalars(
+        sa.select(Service).where(Service.id == service_id, Service.shop_id == shop_id, Service.active.is_(True))
+    ).first()
+
+
+def add_service(shop_id, name, duration_minutes, price_yen, description=""):
+    last = db.session.scalar(sa.select(sa.func.max(Service.position)).where(Service.shop_id == shop_id))
+    service = Service(
+        shop_id=shop_id, name=name.strip(), description=(description or "").strip(),
+        duration_minutes=duration_minutes, price_yen=price_yen, active=True, position=(last or 0) + 1,
+    )
+    db.session.add(service)
+    db.session.flush()
+    return service
+
+
+def hours_by_weekday(shop_id):
+    """{weekday: BusinessHours} for the open weekdays."""
+    rows = db.session.scalars(sa.select(BusinessHours).where(BusinessHours.shop_id == shop_id))
+    return {row.weekday: row for row in rows}
+
+
+def set_hours(shop_id, weekday, opens_at=None, closes_at=None):
+    """Open a weekday from opens_at to closes_at, or close it (None)."""
+    row = hours_by_weekday(shop_id).get(weekday)
+    if opens_at is None or closes_at is None:
+        if row is not None:
+            db.session.delete(row)
+    else:
+        if not opens_at < closes_at:
+            raise ValueError("opens_at must be before closes_at")
+        if row is None:
+            row = BusinessHours(shop_id=shop_id, weekday=weekday)
+            db.session.add(row)
+        row.opens_at, row.closes_at = opens_at, closes_at
+    db.session.flush()
+
+
+def closures(shop_id, from_day=None):
+    stmt = sa.select(Closure).where(Closure.shop_id == shop_id)
+    if from_day is not None:
+        stmt = stmt.where(Closure.day >= from_day)
+    return db.session.scalars(stmt.order_by(Closure.day)).all()
+
+
+def add_closure(shop_id, day, note=""):
+    existing = db.session.scalars(sa.select(Closure).where(Closure.shop_id == shop_id, Closure.day == day)).first()
+    if existing is None:
+        existing = Closure(shop_id=shop_id, day=day)
+        db.session.add(existing)
+    existing.note = (note or "").strip()
+    db.session.flush()
+    return existing
+
+
+def remove_closure(shop_id, day):
+    db.session.execute(sa.delete(Closure).where(Closure.shop_id == shop_id, Closure.day == day))
+
+
+def lead_time():
+    return timedelta(minutes=int(current_app.config.get("BOOKING_LEAD_MINUTES", 60)))
+
+
+# -- LINE Login --------------------------------------------------------------------------------------
+
+
+def friend_from_login(shop_id, identity):
+    """The shop's LineFriend for a verified LINE Login identity, created when new (nothing is linked)."""
+    stmt = sa.select(LineFriend).where(LineFriend.shop_id == shop_id, LineFriend.line_user_id == identity.user_id)
+    friend = db.session.scalars(stmt).first()
+    if friend is None:
+        try:
+            with db.session.begin_nested():
+                friend = LineFriend(
+                    shop_id=shop_id, line_user_id=identity.user_id, display_name=identity.display_name,
+                    picture_url=identity.picture_url,
+                    # A friend of the Official Account only if LINE says so; the follow webhook has the last word.
+                    followed=bool(identity.is_friend or identity.friendship_status_changed),
+                )
+                db.session.add(friend)
+                db.session.flush()
+        except IntegrityError:
+            friend = db.session.scalars(stmt).one()  # the follow webhook created it meanwhile
+    if not friend.display_name and identity.display_name:
+        friend.display_name = identity.display_name
+    if not friend.picture_url and identity.picture_url:
+        friend.picture_url = identity.picture_url
+    db.session.flush()
+    return friend
+
+
+# -- booking ----------------------------------------------------------------------------------------
+
+
+def _same_person(customer, visitor):
+    name = normalize_name(visitor.family_name) + normalize_name(visitor.given_name)
+    kana = normalize_kana(visitor.family_name_kana) + normalize_kana(visitor.given_name_kana)
+    return (name and customer.name_norm == name) or (kana and customer.kana_norm == kana)
+
+
+def find_or_create_customer(shop_id, visitor, phone):
+    """The customer with this phone and name, or a new one; nothing is linked to LINE here."""
+    candidates = db.session.scalars(
+        sa.select(Customer).where(Customer.shop_id == shop_id, Customer.phone_e164 == phone.e164).order_by(Customer.id)
+    ).all()
+    for customer in candidates:
+        if _same_person(customer, visitor):
+            return customer
+    customer = Customer(
+        shop_id=shop_id,
+        family_name=visitor.family_name.strip(),
+        given_name=visitor.given_name.strip(),
+        family_name_kana=visitor.family_name_kana.strip(),
+        given_name_kana=visitor.given_name_kana.strip(),
+        memo="",
+    )
+    set_phone(customer, visitor.phone.strip(), phone)
+    customer.refresh_match_keys()
+    return save_customer(customer)
+
+
+def _hold_units(booking, duration_minutes):
+    """Insert the booking's slot units; SlotTaken when any is held by another booking."""
+    try:
+        with db.session.begin_nested():
+            db.session.add_all(
+                BookingSlot(shop_id=booking.shop_id, slot_start=unit, booking_id=booking.id)
+                for unit in slots.units_of(booking.starts_at, duration_minutes)
+            )
+            db.session.flush()
+    except IntegrityError as exc:
+        raise SlotTaken(str(exc.orig)) from exc
+
+
+def book(shop, service, starts_at, visitor, friend=None, now=None, region="JP"):
+    """Book `service` at `starts_at` for the visitor; with a LINE friend, link through the matching service.
+
+    Raises SlotUnavailable (not a free time), SlotTaken (the database refused: someone
+    else holds a unit) or InvalidPhone.  On SlotTaken the caller rolls back.
+    """
+    if service.shop_id != shop.id or not service.active:
+        raise SlotUnavailable("service not on the menu")
+    phone = normalize_phone(visitor.phone, region)
+    if not slots.is_free(shop, service, starts_at, now=now, lead=lead_time()):
+        raise SlotUnavailable("not a free time")
+    starts_at = starts_at.astimezone(timezone.utc)
+    booking = Booking(
+        shop_id=shop.id,
+        service_id=service.id,
+        service_name=service.name,
+        price_yen=service.price_yen,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=service.duration_minutes),
+        status=BookingStatus.BOOKED,
+        source=BookingSource.LINE if friend is not None else BookingSource.WEB,
+        friend_id=friend.id if friend is not None else None,
+        family_name=visitor.family_name.strip(),
+        given_name=visitor.given_name.strip(),
+        family_name_kana=visitor.family_name_kana.strip(),
+        given_name_kana=visitor.given_name_kana.strip(),
+        phone=visitor.phone.strip(),
+    )
+    db.session.add(booking)
+    db.session.flush()
+    _hold_units(booking, service.duration_minutes)
+
+    outcome = None
+    customer = None
+    if friend is not None:
+        typed = Typed(
+            visitor.family_name, visitor.given_name, visitor.phone,
+            kana=visitor.family_name_kana + visitor.given_name_kana,
+        )
+        link = match_and_link(friend, typed, source="booking", region=region)
+        outcome = link.outcome
+        if outcome != Outcome.PENDING:
+            customer = link.customer
+            if outcome == Outcome.CREATED:
+                # The matching service keeps the reading in one field; the page asked for both.
+                customer.family_name_kana = visitor.family_name_kana.strip()
+                customer.given_name_kana = visitor.given_name_kana.strip()
+                customer.refresh_match_keys()
+    if customer is None:
+        # No LINE, or the link waits for the owner: booked as the page without LINE would.
+        customer = find_or_create_customer(shop.id, visitor, phone)
+    booking.customer_id = customer.id
+    db.session.flush()
+    result = BookingResult(booking, customer, outcome)
+    if friend is not None and result.linked:
+        from crm.line_platform.sending import queue_text
+
+        queue_text(friend, texts.confirmation_text(booking, shop))
+    return result
+
+
+def cancel(booking):
+    """Cancel a booking: its units are freed at once."""
+    if booking.status == BookingStatus.CANCELLED:
+        return booking
+    db.session.execute(sa.delete(BookingSlot).where(BookingSlot.booking_id == booking.id))
+    booking.status = BookingStatus.CANCELLED
+    booking.cancelled_at = utcnow()
+    db.session.flush()
+    return booking
+
+
+# -- lists ------------------------------------------------------------------------------------------
+
+
+def bookings_on(shop, day):
+    """The shop's bookings starting on a (shop-local) day, cancelled ones included, with customers."""
+    zone = slots.shop_zone(shop)
+    start = datetime.combine(day, time.min, tzinfo=zone).astimezone(timezone.utc)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).astimezone(timezone.utc)
+    return db.session.scalars(
+        sa.select(Booking)
+        .options(sa.orm.joinedload(Booking.customer))
+        .where(Booking.shop_id == shop.id, Booking.starts_at >= start, Booking.starts_at < end)
+        .order_by(Booking.starts_at, Booking.id)
+    ).all()
+
+
+def upcoming_for_customer(customer, now=None):
+    """The customer's booked (not cancelled) bookings that have not ended, soonest first."""
+    now = now or utcnow()
+    return db.session.scalars(
+        sa.select(Booking)
+        .where(
+            Booking.customer_id == customer.id,
+            Booking.shop_id == customer.shop_id,
+            Booking.status == BookingStatus.BOOKED,
+            Booking.ends_at > now,
+        )
+        .order_by(Booking.starts_at, Booking.id)
+    ).all()
+
+
+def customer_bookings(customer, now=None):
+    """For the customer's 予約 tab: {"upcoming": [...], "past": [...]} (past: newest first)."""
+    now = now or utcnow()
+    upcoming = upcoming_for_customer(customer, now)
+    shown = {b.id for b in upcoming}
+    past = db.session.scalars(
+        sa.select(Booking)
+        .where(Booking.customer_id == customer.id, Booking.shop_id == customer.shop_id)
+        .order_by(Booking.starts_at.desc(), Booking.id.desc())
+        .limit(PAST_BOOKINGS_SHOWN + len(shown))
+    ).all()
+    past = [b for b in past if b.id not in shown][:PAST_BOOKINGS_SHOWN]
+    return {"upcoming": upcoming, "past": past}
+
+
+# -- merges -----------------------------------------------------------------------------------------
+
+
+def move_bookings(keep, remove):
+    """Merge mover: the removed customer's bookings now belong to the kept one."""
+    db.session.execute(
+        sa.update(Booking)
+        .where(Booking.customer_id == remove.id, Booking.shop_id == remove.shop_id)
+        .values(customer_id=keep.id)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+if move_bookings not in MERGE_MOVERS:
+    MERGE_MOVERS.append(move_bookings)

@@ -1,0 +1,73 @@
+"""The customer ledger (顧客台帳)."""
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.customers.normalize import normalize_kana, normalize_name
+from crm.database import TimestampMixin, ordered_text
+from crm.extensions import db
+from crm.shops.models import ShopOwnedMixin
+
+
+class Customer(ShopOwnedMixin, TimestampMixin, db.Model):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_name: Mapped[str] = mapped_column(sa.String(60), nullable=False)
+    given_name: Mapped[str] = mapped_column(sa.String(60), nullable=False, default="")
+    family_name_kana: Mapped[str] = mapped_column(sa.String(60), nullable=False, default="")
+    given_name_kana: Mapped[str] = mapped_column(sa.String(60), nullable=False, default="")
+    phone: Mapped[str | None] = mapped_column(sa.String(40))  # as entered
+    phone_e164: Mapped[str | None] = mapped_column(sa.String(20))
+    phone_national: Mapped[str | None] = mapped_column(ordered_text(20))
+    # Reversed national digits: a prefix search here is a suffix search on the
+    # number, so 「下4桁」 lookups use an index too.
+    phone_national_reversed: Mapped[str | None] = mapped_column(ordered_text(20))
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    birthday: Mapped[date | None] = mapped_column(sa.Date)
+    memo: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+
+    # Match keys (see normalize.py); LINE linking compares these.
+    name_norm: Mapped[str] = mapped_column(ordered_text(120), nullable=False, default="")
+    given_name_norm: Mapped[str] = mapped_column(ordered_text(60), nullable=False, default="")
+    kana_norm: Mapped[str | None] = mapped_column(ordered_text(120))
+    given_kana_norm: Mapped[str | None] = mapped_column(ordered_text(60))
+
+    line_friend = relationship("LineFriend", back_populates="customer", uselist=False, lazy="raise")
+
+    __table_args__ = (
+        sa.Index("ix_customers_shop_name_norm", "shop_id", "name_norm"),
+        sa.Index("ix_customers_shop_given_name_norm", "shop_id", "given_name_norm"),
+        # The name keys ride along (PostgreSQL INCLUDE) so that a broad name search in
+        # kana order filters index entries without visiting the table.
+        sa.Index(
+            "ix_customers_shop_kana_norm", "shop_id", "kana_norm", "id",
+            postgresql_include=["name_norm", "given_name_norm", "given_kana_norm"],
+        ),
+        sa.Index("ix_customers_shop_given_kana_norm", "shop_id", "given_kana_norm"),
+        sa.Index("ix_customers_shop_phone_e164", "shop_id", "phone_e164"),
+        sa.Index("ix_customers_shop_phone_national", "shop_id", "phone_national"),
+        sa.Index("ix_customers_shop_phone_reversed", "shop_id", "phone_national_reversed"),
+        sa.Index("ix_customers_shop_created", "shop_id", "created_at", "id"),
+        sa.Index("ix_customers_shop_updated", "shop_id", "updated_at", "id"),
+    )
+
+    @property
+    def full_name(self):
+        return f"{self.family_name} {self.given_name}".strip()
+
+    @property
+    def full_name_kana(self):
+        return f"{self.family_name_kana} {self.given_name_kana}".strip()
+
+    def refresh_match_keys(self):
+        """Recompute the normalized columns from the fields as entered."""
+        self.name_norm = normalize_name(self.family_name) + normalize_name(self.given_name)
+        self.given_name_norm = normalize_name(self.given_name)
+        kana = normalize_kana(self.family_name_kana) + normalize_kana(self.given_name_kana)
+        self.kana_norm = kana or None  # NULL sorts after every name in the kana order
+        self.given_kana_norm = normalize_kana(self.given_name_kana) or None
+
+    def __repr__(self):
+        return f"<Customer {self.id} {self.full_name!r}>"

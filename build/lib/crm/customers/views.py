@@ -1,0 +1,143 @@
+"""Ledger pages: list and search, detail tabs, add, edit, delete."""
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from crm import jobs
+from crm.customers import blueprint, services
+from crm.customers.forms import CustomerForm
+from crm.customers.models import Customer
+from crm.database import get_for_shop_or_404
+from crm.extensions import db, htmx
+from crm.plans import require_line_tab
+from crm.staff.forms import ConfirmForm
+
+TABS = ("info", "line", "bookings")
+
+
+def _vary(response):
+    # One URL serves a whole page and an HTMX fragment: caches must tell them apart.
+    response = make_response(response)
+    response.vary.add("HX-Request")
+    return response
+
+
+@blueprint.get("/")
+@login_required
+def index():
+    """The ledger: search as you type, sort, paginate."""
+    query = request.args.get("q", "").strip()
+    sort = request.args.get("sort", services.DEFAULT_SORT)
+    if sort not in services.SORTS:
+        sort = services.DEFAULT_SORT
+    page_number = request.args.get("page", 1, type=int) or 1
+    page = services.search_customers(
+        current_user.shop_id,
+        query,
+        sort=sort,
+        page=page_number,
+        per_page=current_app.config["CUSTOMERS_PER_PAGE"],
+        region=current_app.config["DEFAULT_PHONE_REGION"],
+    )
+    context = dict(page=page, query=query, sort=sort)
+    if htmx and htmx.target == "customer-results":
+        return _vary(render_template("customers/_results.html", **context))
+    return _vary(render_template("customers/index.html", **context))
+
+
+def _render_customer_form(form, customer, duplicate, status=200):
+    return (
+        render_template("customers/form.html", form=form, customer=customer, duplicate=duplicate),
+        status,
+    )
+
+
+def _save_from_form(form, customer):
+    """Validate, warn on a duplicate phone, save. Returns a response or None to re-render."""
+    if not form.validate_on_submit():
+        return None, None
+    duplicate = services.find_phone_duplicate(
+        current_user.shop_id, form.parsed_phone.e164 if form.parsed_phone else None, exclude_id=customer.id
+    )
+    if duplicate is not None and not form.confirm_duplicate.data:
+        form.phone.errors.append(_("この電話番号の顧客が既に登録されています。"))
+        return None, duplicate
+    services.apply_form(customer, form)
+    services.save_customer(customer)
+    db.session.commit()
+    return redirect(url_for("customers.show", customer_id=customer.id)), None
+
+
+@blueprint.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Add a customer."""
+    form = CustomerForm()
+    customer = Customer(shop_id=current_user.shop_id)
+    response, duplicate = _save_from_form(form, customer)
+    if response is not None:
+        flash(_("顧客を登録しました。"), "success")
+        return response
+    status = 422 if request.method == "POST" else 200
+    return _render_customer_form(form, None, duplicate, status)
+
+
+@blueprint.route("/<int:customer_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(customer_id):
+    """Edit a customer."""
+    customer = get_for_shop_or_404(Customer, customer_id)
+    form = CustomerForm(obj=customer)
+    response, duplicate = _save_from_form(form, customer)
+    if response is not None:
+        flash(_("顧客情報を保存しました。"), "success")
+        return response
+    status = 422 if request.method == "POST" else 200
+    return _render_customer_form(form, customer, duplicate, status)
+
+
+@blueprint.post("/<int:customer_id>/delete")
+@login_required
+def delete(customer_id):
+    """Delete a customer (its LINE friend stays, unlinked)."""
+    customer = get_for_shop_or_404(Customer, customer_id)
+    ConfirmForm().validate_on_submit()
+    name = customer.full_name
+    services.delete_customer(customer)
+    db.session.commit()
+    flash(_("%(name)s 様を削除しました。", name=name), "success")
+    if htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url_for("customers.index")
+        return response
+    return redirect(url_for("customers.index"))
+
+
+@blueprint.get("/<int:customer_id>", defaults={"tab": "info"})
+@blueprint.get("/<int:customer_id>/<tab>")
+@login_required
+def show(customer_id, tab):
+    """A customer's record with the tabs 顧客情報, LINE and 予約."""
+    if tab not in TABS:
+        abort(404)
+    customer = get_for_shop_or_404(Customer, customer_id)
+    friend = services.friend_of(customer)
+    if tab == "line" and friend is None:
+        abort(404)  # the LINE tab exists only for customers linked to a LINE friend
+    if tab == "line":
+        require_line_tab()
+        from crm.line_tab.views import line_tab_context
+
+        context = line_tab_context(customer, friend)
+    else:
+        context = dict(customer=customer, friend=friend, tab=tab, delete_form=ConfirmForm())
+        if tab == "bookings":
+            from crm.bookings.services import customer_bookings
+
+            context["bookings"] = customer_bookings(customer)
+    template = "customers/_tabs.html" if htmx and htmx.target == "customer-tabs" else "customers/show.html"
+    html = render_template(template, **context)
+    # Opening the LINE tab read the conversation; committed after rendering, so the
+    # page is not rendered from objects the commit expired (a query per message).
+    jobs.commit()
+    return _vary(html)

@@ -1,0 +1,61 @@
+"""Jobs: the digest tick (every minute, from rq's cron scheduler) and the staff rich menu sync."""
+import logging
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+
+from crm.database import utcnow
+
+log = logging.getLogger(__name__)
+
+SYNC_MENUS = "crm.digests.tasks.sync_menus_job"
+
+
+def tick_job():
+    """Job: one digest tick at the current time (run by crm.jobs.run_job, which commits)."""
+    from crm.digests.services import run_digest_tick
+
+    result = run_digest_tick(utcnow())
+    log.info("digest tick: %s", result.as_dict())
+    return result.as_dict()
+
+
+def sync_menus_job():
+    """Job: after read-state changes, link the staff rich menus that no longer match."""
+    from crm.digests.richmenu import sync_rich_menus
+
+    return sync_rich_menus(utcnow())
+
+
+def _read_state_changed(session, flush_context):
+    """after_flush: a conversation became unread or read -> sync the staff rich menus after the commit."""
+    from crm.digests import line_notify
+    from crm.line_tab.models import LineFriend
+
+    if not has_app_context() or not line_notify.configured():
+        return
+    changed = any(
+        isinstance(obj, LineFriend) and sa.inspect(obj).attrs.unread_since.history.has_changes()
+        for obj in list(session.new) + list(session.dirty)
+    )
+    if not changed:
+        return
+    pending = session.info.setdefault("pending_jobs", [])
+    if not any(path == SYNC_MENUS for path, _args in pending):
+        pending.append((SYNC_MENUS, ()))
+
+
+def install_listeners():
+    from sqlalchemy.orm import Session
+
+    if not sa.event.contains(Session, "after_flush", _read_state_changed):
+        sa.event.listen(Session, "after_flush", _read_state_changed)
+
+
+def register_cron(scheduler, queue_name=None):
+    """Register the digest tick on an rq CronScheduler: every minute, through crm.jobs.run_worker_job."""
+    from crm.jobs import run_worker_job
+
+    queue_name = queue_name or current_app.config.get("RQ_QUEUE") or "default"
+    return scheduler.register(run_worker_job, queue_name, args=("crm.digests.tasks.tick_job",), cron="* * * * *",
+                              job_timeout=current_app.config.get("DIGEST_TICK_TIMEOUT", 600), name="digest-tick")

@@ -1,0 +1,167 @@
+"""通知 (the in-app notification list), 通知設定 (opt-out, connecting LINE) and the notification bot's webhook."""
+import json
+import logging
+import re
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from crm.database import utcnow
+from crm.digests import blueprint, connections, line_notify
+from crm.digests.models import Notification
+from crm.digests.render import entry_endpoint, entry_name, local_time, summary, title, waited
+from crm.extensions import csrf, db, limiter
+from crm.staff.forms import ConfirmForm
+
+log = logging.getLogger(__name__)
+
+NOTIFICATIONS_PAGE = 50
+
+
+@blueprint.app_template_global()
+def digest_entry_url(entry):
+    """Where a digest entry links to: the customer's LINE tab (or the unlinked friend's page)."""
+    endpoint, values = entry_endpoint(entry)
+    return url_for(endpoint, **values)
+
+
+@blueprint.app_template_global()
+def digest_text(name, *args):
+    """The digest's words for templates: title, summary, entry_name, local_time."""
+    from flask_babel import get_locale
+
+    if name == "local_time":
+        return local_time(*args, str(get_locale() or "ja"))
+    return {"title": title, "summary": summary, "entry_name": entry_name, "waited": waited}[name](*args)
+
+
+@blueprint.get("/notifications")
+@login_required
+def notifications():
+    """The signed-in staff member's notifications, newest first; opening the list marks them read."""
+    rows = db.session.scalars(
+        sa.select(Notification).where(Notification.staff_id == current_user.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(NOTIFICATIONS_PAGE)
+    ).all()
+    unread_ids = [n.id for n in rows if n.read_at is None]
+    page = render_template("digests/notifications.html", notifications=rows, unread_ids=set(unread_ids))
+    if unread_ids:
+        db.session.execute(
+            sa.update(Notification).where(Notification.id.in_(unread_ids), Notification.staff_id == current_user.id)
+            .values(read_at=utcnow()).execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    return page
+
+
+@blueprint.get("/notifications/badge")
+@login_required
+def notifications_badge():
+    """Fragment: the nav link's unread count (loaded by HTMX, so pages keep their query count)."""
+    count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Notification)
+        .where(Notification.staff_id == current_user.id, Notification.read_at.is_(None))
+    )
+    return render_template("digests/_badge.html", count=count)
+
+
+@blueprint.route("/profile/notifications", methods=["GET", "POST"])
+@login_required
+def profile():
+    """通知設定: receive the daily digests or not, by email or not; connect the staff member's own LINE."""
+    settings = connections.settings_for(current_user)
+    if request.method == "POST":
+        ConfirmForm().validate_on_submit()  # CSRF is checked globally
+        settings.digest_opt_out = request.form.get("digest") != "on"
+        settings.digest_email = request.form.get("email") == "on"
+        db.session.commit()
+        flash(_("通知設定を保存しました。"), "success")
+        return redirect(url_for("digests.profile"))
+    db.session.commit()
+    return render_template("digests/profile.html", settings=settings, form=ConfirmForm(), code=None,
+                           line_available=line_notify.configured(),
+                           basic_id=current_app.config.get("NOTIFY_LINE_BASIC_ID"))
+
+
+@blueprint.post("/profile/notifications/line-code")
+@login_required
+def line_code():
+    """Issue a one-time code to send to the notification bot; shown once."""
+    ConfirmForm().validate_on_submit()
+    if not line_notify.configured():
+        abort(404)
+    code = connections.new_link_code(current_user)
+    settings = connections.settings_for(current_user)
+    db.session.commit()
+    return render_template("digests/profile.html", settings=settings, form=ConfirmForm(), code=code,
+                           line_available=True, basic_id=current_app.config.get("NOTIFY_LINE_BASIC_ID"))
+
+
+@blueprint.post("/profile/notifications/line-disconnect")
+@login_required
+def line_disconnect():
+    ConfirmForm().validate_on_submit()
+    settings = connections.settings_for(current_user)
+    connections.disconnect(settings)
+    db.session.commit()
+    flash(_("LINEとの連携を解除しました。"), "success")
+    return redirect(url_for("digests.profile"))
+
+
+_CODE_IN_TEXT = re.compile(r"[A-Za-z0-9]{4}[\s-]?[A-Za-z0-9]{4}")
+
+
+@blueprint.post("/line/notify-webhook")
+@csrf.exempt  # LINE signs the body instead
+@limiter.exempt
+def notify_webhook():
+    """The notification bot's webhook: a staff member sends their one-time code to connect their LINE."""
+    from crm.line_platform.webhook import signature_is_valid
+
+    if not line_notify.configured():
+        abort(404)
+    body = request.get_data(cache=False)
+    if len(body) > current_app.config["WEBHOOK_MAX_BYTES"]:
+        abort(413)
+    if not signature_is_valid(current_app.config["NOTIFY_LINE_CHANNEL_SECRET"], body,
+                              request.headers.get("X-Line-Signature")):
+        log.warning("notify webhook refused: bad signature")
+        return {"message": "invalid signature"}, 400
+    try:
+        events = json.loads(body).get("events") or []
+    except (ValueError, AttributeError):
+        return {"message": "malformed JSON"}, 400
+    replies = []
+    for event in events:
+        if not isinstance(event, dict):
+            continue
+        user_id = (event.get("source") or {}).get("userId")
+        if not user_id:
+            continue
+        kind = event.get("type")
+        if kind == "unfollow":
+            connections.disconnect_line_user(user_id)
+        elif kind == "follow":
+            replies.append((event.get("replyToken"), _("友だち追加ありがとうございます。顧客台帳の「通知設定」で表示される連携コードを、このトークに送信してください。")))
+        elif kind == "message" and (event.get("message") or {}).get("type") == "text":
+            match = _CODE_IN_TEXT.search(event["message"].get("text") or "")
+            settings = connections.connect_with_code(match.group(0), user_id) if match else None
+            if settings is not None:
+                replies.append((event.get("replyToken"), _("顧客台帳の通知と連携しました。未読メッセージのお知らせ（毎日8時・20時）をこのトークにお送りします。")))
+            else:
+                replies.append((event.get("replyToken"), _("連携コードが正しくないか、有効期限が切れています。顧客台帳の「通知設定」で新しいコードを発行してください。")))
+    db.session.commit()  # linked before anyone is answered; no transaction open while LINE is called
+    for reply_token, text in replies:
+        line_notify.reply(reply_token, text)
+    return {}, 200
+
+
+def _install():
+    from crm.digests.tasks import install_listeners
+
+    install_listeners()
+
+
+_install()

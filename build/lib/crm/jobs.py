@@ -1,0 +1,185 @@
+"""One way to run background work: rq on Redis, a thread pool in-process, or at once.
+
+Jobs take ids, not ORM objects, and each job commits once (or rolls back).
+PostgreSQL stays the source of truth: a job lost with Redis is found again by
+the sweeps that look for unprocessed rows.
+"""
+import contextvars
+import importlib
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from flask import current_app
+
+from crm.extensions import db
+
+log = logging.getLogger(__name__)
+_executor = None
+
+
+def _resolve(path):
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def enqueue_after_commit(path, *args):
+    """Enqueue once the current transaction has committed, so the job sees its rows."""
+    db.session.info.setdefault("pending_jobs", []).append((path, args))
+
+
+def enqueue_at_after_commit(when, path, *args, job_id=None):
+    """With rq, run `path(*args)` at `when` (rq's scheduler) once the transaction has committed.
+
+    Other modes do nothing: the periodic tick finds the rows that are due.
+    A job id makes the same timed job (e.g. one per second) queued once.
+    """
+    db.session.info.setdefault("pending_timed_jobs", {})[job_id or object()] = (when, path, args, job_id)
+
+
+def commit():
+    """Commit the session, then enqueue the jobs that waited for it."""
+    db.session.commit()
+    pending = db.session.info.pop("pending_jobs", [])
+    timed = db.session.info.pop("pending_timed_jobs", {})
+    for path, args in pending:
+        enqueue(path, *args)
+    for when, path, args, job_id in timed.values():
+        enqueue_at(when, path, *args, job_id=job_id)
+
+
+def rollback():
+    """Roll back and forget the jobs that depended on the rolled-back rows."""
+    db.session.rollback()
+    db.session.info.pop("pending_jobs", None)
+    db.session.info.pop("pending_timed_jobs", None)
+
+
+def run_job(path, *args):
+    """Run a job function by dotted path with one commit, rolling back on error."""
+    try:
+        result = _resolve(path)(*args)
+    except Exception:
+        rollback()
+        raise
+    commit()
+    return result
+
+
+def run_worker_job(path, *args):
+    """What an rq worker runs: the job, then a fresh session for the next one."""
+    try:
+        return run_job(path, *args)
+    finally:
+        db.session.remove()
+
+
+def _run_in_app(app, path, args):
+    with app.app_context():
+        try:
+            run_job(path, *args)
+        except Exception:  # the thread has no caller to tell; the row keeps the state
+            log.exception("job %s%r failed", path, args)
+
+
+def _thread_pool():
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="crm-job")
+    return _executor
+
+
+_redis_clients = {}
+
+
+def redis_connection():
+    """The Redis client of REDIS_URL, one per process (it pools its own connections)."""
+    from redis import Redis
+
+    url = current_app.config["REDIS_URL"]
+    client = _redis_clients.get(url)
+    if client is None:
+        client = _redis_clients[url] = Redis.from_url(url)
+    return client
+
+
+def queue(name=None):
+    """The rq queue jobs go to."""
+    name = name or current_app.config["RQ_QUEUE"]
+    from rq import Queue
+
+    return Queue(name, connection=redis_connection())
+
+
+def _flag_key(flag):
+    # Namespaced by queue, so installations (and test runs) sharing a Redis keep apart.
+    return f"{current_app.config['RQ_QUEUE']}:{flag}"
+
+
+def request_drain(flag, path):
+    """Make sure one drain job `path` is on its way, cheaply: at most one waits at a time.
+
+    With rq, a Redis SET NX is the only cost while a drain is already queued;
+    the drain clears the flag before it reads, so rows committed after that
+    start a new drain.  The rows themselves are in the database, so a lost
+    flag or job costs latency (the sweep picks them up), never data.
+    """
+    if current_app.config["JOBS_MODE"] != "rq":
+        return enqueue(path)
+    if redis_connection().set(_flag_key(flag), "1", nx=True, ex=60):
+        enqueue(path)
+
+
+def drain_started(flag):
+    """Called by a drain job before it reads: later rows must queue a new drain."""
+    if current_app.config["JOBS_MODE"] == "rq":
+        redis_connection().delete(_flag_key(flag))
+
+
+def enqueue(path, *args, queue_name=None):
+    """Run `path(*args)` in the background; call it after the commit that made its rows."""
+    mode = current_app.config["JOBS_MODE"]
+    if mode == "sync":
+        return run_job(path, *args)
+    if mode == "thread":
+        app = current_app._get_current_object()
+        # The copied context carries the enqueuing request's id into the job's log lines.
+        return _thread_pool().submit(contextvars.copy_context().run, _run_in_app, app, path, args)
+    return queue(queue_name).enqueue("crm.jobs.run_worker_job", path, *args, job_timeout=600)
+
+
+def enqueue_at(when, path, *args, job_id=None, queue_name=None):
+    """With rq, run `path(*args)` at `when` (aware datetime); a no-op in the other modes."""
+    if current_app.config["JOBS_MODE"] != "rq":
+        return None
+    return queue(queue_name).enqueue_at(when, "crm.jobs.run_worker_job", path, *args, job_id=job_id,
+                                        job_timeout=600)
+
+
+class Repeating:
+    """Run the job `path` every `interval` seconds in a daemon thread of this process, each run in its own app context."""
+
+    def __init__(self, app, path, interval, name):
+        self.app, self.path, self.interval = app, path, interval
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def _loop(self):
+        while not self.stopped.wait(self.interval):
+            with self.app.app_context():
+                try:
+                    run_job(self.path)
+                except Exception:  # keep going; the next run retries
+                    log.exception("%s failed", self.path)
+                finally:
+                    db.session.remove()
+
+    def start(self):
+        """Start the thread; returns self."""
+        self.thread.start()
+        return self
+
+    def stop(self):
+        """Stop after the current run."""
+        self.stopped.set()
+        self.thread.join(timeout=10)

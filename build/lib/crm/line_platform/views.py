@@ -1,0 +1,121 @@
+"""The owner's LINE settings, unlinked friends, media files (the webhook is in ingress.py)."""
+import logging
+from pathlib import Path
+
+from flask import abort, current_app, flash, redirect, render_template, request, send_from_directory, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from crm import jobs
+from crm.database import get_for_shop_or_404
+from crm.extensions import db
+from crm.line_platform import blueprint, services
+from crm.line_platform.channels import check_channel
+from crm.line_platform.forms import ChannelForm
+from crm.line_tab.models import LineFriend, LineMessage
+from crm.staff.decorators import owner_required
+from crm.staff.forms import ConfirmForm
+
+log = logging.getLogger(__name__)
+
+
+@blueprint.route("/settings/line", methods=["GET", "POST"])
+@owner_required
+def settings():
+    """The shop's LINE channel: credentials, and the result of checking them with LINE."""
+    channel = services.channel_for_shop(current_user.shop_id)
+    form = ChannelForm(obj=channel if request.method == "GET" else None)
+    if request.method == "GET":
+        form.channel_secret.data = form.channel_access_token.data = ""
+    result = None
+    if form.validate_on_submit():
+        missing = services.save_channel(
+            channel, form.channel_id.data, form.channel_secret.data, form.channel_access_token.data
+        )
+        if missing:
+            for field in missing:
+                getattr(form, field).errors.append(_("入力してください。"))
+        else:
+            result = check_channel(channel)
+            db.session.commit()
+            if not result.problems:
+                flash(_("LINE設定を保存し、接続を確認しました。"), "success")
+    return render_template(
+        "line_platform/settings.html", form=form, channel=channel, result=result,
+        webhook_url=services.webhook_url_of(channel),
+    )
+
+
+@blueprint.get("/line/friends/unlinked")
+@login_required
+def unlinked_friends():
+    """未連携の友だち: friends not linked to a customer, with what they sent."""
+    from crm.linking.services import pending_requests
+
+    friends = services.unlinked_friends(current_user.shop_id)
+    requests = pending_requests(current_user.shop_id)
+    candidates = services.customers_by_id(current_user.shop_id, {i for r in requests for i in r.candidate_ids})
+    return render_template("line_platform/unlinked.html", friends=friends, requests=requests,
+                           candidates=candidates, confirm_form=ConfirmForm())
+
+
+@blueprint.get("/line/friends/<int:friend_id>")
+@login_required
+def friend(friend_id):
+    """One friend's messages (for friends not linked to a customer yet)."""
+    friend = get_for_shop_or_404(LineFriend, friend_id)
+    if friend.customer_id is not None:
+        return redirect(url_for("customers.show", customer_id=friend.customer_id, tab="line"))
+    from crm.customers.services import search_customers
+    from crm.linking.forms import NewCustomerForm
+
+    from crm.line_tab import conversation
+
+    conversation.mark_read(friend, current_user)  # the yellow bar leads here for unlinked friends
+    messages = conversation.page(friend, size=50).messages
+    query = request.args.get("q", "").strip()
+    candidates = search_customers(friend.shop_id, query, per_page=10).items if query else []
+    html = render_template("line_platform/friend.html", friend=friend, messages=messages, query=query,
+                           candidates=candidates, new_form=NewCustomerForm(), confirm_form=ConfirmForm())
+    jobs.commit()  # after rendering, as the LINE tab does
+    return html
+
+
+@blueprint.post("/settings/line/rich-menu")
+@owner_required
+def install_rich_menu():
+    """Install the customer rich menu (予約する, 予約を確認する) on LINE."""
+    from linebot.v3.messaging import ApiException
+
+    from crm.bookings.texts import booking_page_url
+    from crm.line_platform.channels import line_error_reason
+    from crm.line_platform.richmenu import install
+
+    channel = services.channel_for_shop(current_user.shop_id)
+    if not channel.configured:
+        flash(_("先にLINEチャネルを設定してください。"), "error")
+        return redirect(url_for("line_platform.settings"))
+    try:
+        install(channel, booking_page_url(current_user.shop))
+    except ApiException as exc:
+        db.session.rollback()
+        flash(_("リッチメニューを設定できませんでした: %(reason)s", reason=line_error_reason(exc)), "error")
+        return redirect(url_for("line_platform.settings"))
+    db.session.commit()
+    flash(_("リッチメニュー（予約する・予約を確認する）を設定しました。"), "success")
+    return redirect(url_for("line_platform.settings"))
+
+
+@blueprint.get("/line/media/<int:message_id>")
+@login_required
+def media(message_id):
+    """A stored image, video, audio or file a customer sent."""
+    message = get_for_shop_or_404(LineMessage, message_id)
+    if message.media_status != "stored" or not message.media_path:
+        abort(404)
+    root = Path(current_app.config["MEDIA_STORAGE_DIR"])
+    download = message.message_type == "file"
+    return send_from_directory(
+        root, message.media_path, mimetype=message.media_content_type, as_attachment=download,
+        download_name=(message.payload or {}).get("fileName") if download else None, max_age=3600,
+    )

@@ -1,0 +1,372 @@
+"""送信予約: messages written now and sent at a chosen time, through the one send pipeline.
+
+A scheduled message is a LineMessage with status SCHEDULED and ``scheduled_at``
+(UTC, from a date and time the staff chose in the shop's timezone); its retry
+key is set once, when it is written.  PostgreSQL is the source of truth:
+
+* ``release_due(now)`` flips due rows SCHEDULED → QUEUED in one guarded
+  UPDATE (a row is released once, whoever runs it) and enqueues their delivery
+  after the commit; ``deliver`` claims only QUEUED rows, so nothing is sent
+  early and a cancelled or edited-later row is never sent.
+* On time: with rq, each due second gets one timed job (``Queue.enqueue_at``,
+  run by a worker started with the scheduler) that calls ``release_due``.
+* Safety net: ``tick()`` (``flask crm tick``, rq cron every minute, or the
+  in-process ticker in development) releases what is due and re-enqueues
+  queued or stale sending messages, so a Redis flush or a killed worker loses
+  nothing; the retry key makes a resend after a crash harmless at LINE.
+* HELD rows (a shop that is no longer premium) are never released.
+"""
+import logging
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm import jobs
+from crm.database import UTCDateTime, utcnow
+from crm.extensions import db
+from crm.line_platform.sending import validate_text
+from crm.line_tab.models import Direction, LineFriend, LineMessage, SendStatus
+from crm.shops.models import ShopOwnedMixin
+
+log = logging.getLogger(__name__)
+
+QUIET_FROM = time(22, 0)  # 22:00-8:00: a message then wakes people up
+QUIET_UNTIL = time(8, 0)
+MAX_AHEAD = timedelta(days=366)
+EDITABLE = (SendStatus.SCHEDULED, SendStatus.HELD)
+
+
+class ScheduleError(ValueError):
+    """The schedule cannot be made as asked; the text says why, in the user's language."""
+
+
+class QuietHours(ScheduleError):
+    """The time falls between 22:00 and 8:00 and the user has not confirmed it."""
+
+
+class NotEditable(ScheduleError):
+    """Sending has started (or the message was cancelled): it can no longer be changed."""
+
+
+# -- time -----------------------------------------------------------------------------
+def shop_zone(tz_name):
+    try:
+        return ZoneInfo(tz_name or "Asia/Tokyo")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Asia/Tokyo")
+
+
+def local_to_utc(date_value, time_value, tz_name):
+    """A date ('2026-11-22') and time ('09:00') in the shop's timezone → aware UTC datetime."""
+    try:
+        day = date.fromisoformat((date_value or "").strip())
+        clock = time.fromisoformat((time_value or "").strip())
+    except ValueError:
+        raise ScheduleError(_("送信日時を正しく入力してください。")) from None
+    local = datetime.combine(day, clock.replace(tzinfo=None), tzinfo=shop_zone(tz_name))
+    return local.astimezone(timezone.utc)
+
+
+def to_local(value, tz_name):
+    return value.astimezone(shop_zone(tz_name))
+
+
+def in_quiet_hours(when_utc, tz_name):
+    """True when the local time is from 22:00 until 8:00."""
+    clock = to_local(when_utc, tz_name).time()
+    return clock >= QUIET_FROM or clock < QUIET_UNTIL
+
+
+@dataclass(frozen=True)
+class QuickChoice:
+    key: str
+    label: str
+    local: datetime
+
+    @property
+    def date_value(self):
+        return self.local.date().isoformat()
+
+    @property
+    def time_value(self):
+        return self.local.strftime("%H:%M")
+
+
+QUICK_CHOICES = (
+    ("in_1h", _l("1時間後")),
+    ("today_18", _l("今日 18:00")),
+    ("tomorrow_9", _l("明日 9:00")),
+    ("tomorrow_12", _l("明日 12:00")),
+    ("tomorrow_18", _l("明日 18:00")),
+)
+
+
+def quick_choices(tz_name, now=None):
+    """The one-click times offered beside the date and time fields (those still in the future)."""
+    zone = shop_zone(tz_name)
+    local_now = (now or utcnow()).astimezone(zone)
+    today, tomorrow = local_now.date(), local_now.date() + timedelta(days=1)
+    in_1h = (local_now + timedelta(hours=1)).replace(second=0, microsecond=0)
+    in_1h += timedelta(minutes=(5 - in_1h.minute % 5) % 5)  # on a five-minute mark
+    at = {
+        "in_1h": in_1h,
+        "today_18": datetime.combine(today, time(18, 0), tzinfo=zone),
+        "tomorrow_9": datetime.combine(tomorrow, time(9, 0), tzinfo=zone),
+        "tomorrow_12": datetime.combine(tomorrow, time(12, 0), tzinfo=zone),
+        "tomorrow_18": datetime.combine(tomorrow, time(18, 0), tzinfo=zone),
+    }
+    return [QuickChoice(key, str(label), at[key]) for key, label in QUICK_CHOICES if at[key] > local_now]
+
+
+def quick_choice(key, tz_name, now=None):
+    return next((c for c in quick_choices(tz_name, now) if c.key == key), None)
+
+
+def check_time(scheduled_at, tz_name, confirm_quiet=False, now=None):
+    """Refuse a time in the past or too far ahead; a night-time one unless confirmed."""
+    now = now or utcnow()
+    if scheduled_at <= now:
+        raise ScheduleError(_("送信日時には、これから先の日時を指定してください。"))
+    if scheduled_at > now + MAX_AHEAD:
+        raise ScheduleError(_("送信日時は1年以内で指定してください。"))
+    if in_quiet_hours(scheduled_at, tz_name) and not confirm_quiet:
+        raise QuietHours(_("夜間（22:00〜8:00）に送信されます。よろしければ、もう一度「送信予約」を押してください。"))
+
+
+def _release_job_id(when):
+    return f"crm-line-release-{int(when.timestamp())}"
+
+
+def _arm(scheduled_at):
+    """With rq: one timed job per due second releases what is due then (after the commit)."""
+    when = scheduled_at.replace(microsecond=0)
+    if when < scheduled_at:
+        when += timedelta(seconds=1)  # rq's scheduler counts whole seconds: never early
+    jobs.enqueue_at_after_commit(when, "crm.line_tab.scheduling.release_due", job_id=_release_job_id(when))
+
+
+# -- writing ----------------------------------------------------------------------------
+def _by_client_key(shop_id, client_key):
+    return db.session.scalars(
+        sa.select(LineMessage).where(LineMessage.shop_id == shop_id, LineMessage.client_key == client_key)
+    ).first()
+
+
+def schedule_text(friend, text, sender_id, scheduled_at, approved_by_id=None, client_key=None):
+    """Write a SCHEDULED text message; the same client key twice gives the first row back."""
+    validate_text(text)
+    if scheduled_at.tzinfo is None:
+        raise ValueError("scheduled_at must be aware")
+    if client_key:
+        existing = _by_client_key(friend.shop_id, client_key)
+        if existing is not None:
+            return existing
+    row = LineMessage(
+        shop_id=friend.shop_id,
+        friend_id=friend.id,
+        direction=Direction.OUTGOING,
+        message_type="text",
+        text=text,
+        payload={"messages": [{"type": "text", "text": text}]},
+        status=SendStatus.SCHEDULED,
+        scheduled_at=scheduled_at,
+        sent_at=scheduled_at,  # where it shows in the conversation until it is sent
+        sender_id=sender_id,
+        approved_by_id=approved_by_id,
+        retry_key=str(uuid.uuid4()),
+        client_key=client_key,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        existing = _by_client_key(friend.shop_id, client_key) if client_key else None
+        if existing is None:
+            raise
+        return existing  # the same composition submitted at the same moment
+    _arm(scheduled_at)
+    return row
+
+
+def edit_scheduled(message, text, scheduled_at):
+    """Change the text and time of a message until its sending starts (a guarded UPDATE)."""
+    validate_text(text)
+    result = db.session.execute(
+        sa.update(LineMessage)
+        .where(LineMessage.id == message.id, LineMessage.status.in_(EDITABLE))
+        .values(text=text, payload={"messages": [{"type": "text", "text": text}]},
+                scheduled_at=scheduled_at, sent_at=scheduled_at, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(message)
+    if result.rowcount != 1:
+        raise NotEditable(_("送信が始まったため、この予約は変更できません。"))
+    _arm(scheduled_at)
+    return message
+
+
+def cancel_scheduled(message):
+    """Cancel a message until its sending starts (a guarded UPDATE): it is never sent."""
+    result = db.session.execute(
+        sa.update(LineMessage)
+        .where(LineMessage.id == message.id, LineMessage.status.in_(EDITABLE))
+        .values(status=SendStatus.CANCELLED, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(message)
+    if result.rowcount != 1:
+        raise NotEditable(_("送信が始まったため、この予約は取り消せません。"))
+    return message
+
+
+# -- releasing --------------------------------------------------------------------------
+def release_due(now=None):
+    """Flip due SCHEDULED messages to QUEUED and enqueue their delivery after the commit.
+
+    One UPDATE ... RETURNING: concurrent callers (two schedulers, a timed job
+    and the tick) each get disjoint ids.  Returns how many were released.
+    """
+    from crm.plans.services import hold_lapsed
+
+    now = now or utcnow()
+    hold_lapsed(now)  # a shop whose trial just ended: its messages are held (保留), not sent
+    due = sa.and_(LineMessage.status == SendStatus.SCHEDULED, LineMessage.scheduled_at <= now)
+    if db.session.get_bind().dialect.name == "postgresql":
+        locked = (sa.select(LineMessage.id).where(due).order_by(LineMessage.scheduled_at)
+                  .with_for_update(skip_locked=True).scalar_subquery())
+        where = LineMessage.id.in_(locked)
+    else:
+        where = due
+    ids = db.session.scalars(
+        sa.update(LineMessage).where(where, LineMessage.status == SendStatus.SCHEDULED)
+        .values(status=SendStatus.QUEUED, updated_at=now)
+        .returning(LineMessage.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    from crm.line_platform.sending import setting
+
+    size = max(1, int(setting("LINE_DELIVER_BATCH", 50)))
+    ids = sorted(ids)
+    for start in range(0, len(ids), size):
+        jobs.enqueue_after_commit("crm.line_platform.sending.deliver_many", ids[start:start + size])
+    return len(ids)
+
+
+def tick(now=None, stale_after=timedelta(minutes=5)):
+    """The periodic safety net: release what is due, re-enqueue lost deliveries and events.
+
+    Idempotent and safe to run from several schedulers at once.  The sweep
+    runs first, so the messages released by this tick are enqueued once.
+    """
+    from crm.line_platform.events import sweep_unprocessed
+    from crm.line_platform.sending import sweep_outgoing
+
+    events = sweep_unprocessed()
+    resent = sweep_outgoing(stale_after=stale_after)
+    released = release_due(now)
+    return {"released": released, "resent": resent, "events": events}
+
+
+def register_cron(scheduler, queue_name=None, interval=60):
+    """Register `tick` on an rq CronScheduler (``flask crm cron``): every minute, through run_worker_job."""
+    from crm.jobs import run_worker_job
+
+    queue_name = queue_name or current_app.config.get("RQ_QUEUE") or "default"
+    return scheduler.register(run_worker_job, queue_name, args=("crm.line_tab.scheduling.tick",), interval=interval,
+                              job_timeout=600, name="line-tick")
+
+
+def tick_seconds(app):
+    """LINE_TICK_SECONDS: the in-process ticker's period (5 s by default; 0 turns it off)."""
+    return float(app.config.get("LINE_TICK_SECONDS") or os.environ.get("LINE_TICK_SECONDS", "5"))
+
+
+def start_ticker(app, interval=None):
+    """Run tick() every few seconds in a daemon thread of this process; returns it (``.stop()``)."""
+    return jobs.Repeating(app, "crm.line_tab.scheduling.tick", interval or tick_seconds(app) or 5,
+                          name="crm-line-ticker").start()
+
+
+def init_ticker(app):
+    """With in-process jobs (no Redis; not in tests), start the ticker with the server's first request.
+
+    Several web processes each tick: harmless, the tick is idempotent.
+    """
+    if app.testing or app.config.get("JOBS_MODE") != "thread" or not tick_seconds(app):
+        return
+    lock, started = threading.Lock(), []
+
+    @app.before_request
+    def _start_line_ticker():
+        if not started:
+            with lock:
+                if not started:
+                    started.append(start_ticker(app))
+
+
+# -- lists ------------------------------------------------------------------------------
+def _with_people(stmt):
+    return stmt.options(
+        sa.orm.selectinload(LineMessage.sender),
+        sa.orm.selectinload(LineMessage.approved_by),
+        sa.orm.selectinload(LineMessage.friend).selectinload(LineFriend.customer),
+    )
+
+
+def scheduled_for_shop(shop_id, limit=500):
+    """Every message waiting for its time (予約中 and 保留), soonest first."""
+    return db.session.scalars(
+        _with_people(sa.select(LineMessage))
+        .where(LineMessage.shop_id == shop_id, LineMessage.status.in_(EDITABLE))
+        .order_by(LineMessage.scheduled_at, LineMessage.id)
+        .limit(limit)
+    ).all()
+
+
+class LineFailureAck(ShopOwnedMixin, db.Model):
+    """The owner saw that an outgoing message could not be sent (it leaves the list of failures)."""
+
+    __tablename__ = "line_failure_acks"
+
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("line_messages.id", ondelete="CASCADE"), primary_key=True)
+    acked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    acked_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+    acked_by = relationship("Staff", lazy="raise")
+
+
+def _unacked_failures(shop_id):
+    acked = sa.select(LineFailureAck.message_id).where(LineFailureAck.message_id == LineMessage.id)
+    return (LineMessage.shop_id == shop_id, LineMessage.direction == Direction.OUTGOING,
+            LineMessage.status == SendStatus.FAILED, ~acked.exists())
+
+
+def failed_sends(shop_id, limit=200):
+    """Outgoing messages that could not be sent and the owner has not acknowledged, newest first."""
+    return db.session.scalars(
+        _with_people(sa.select(LineMessage)).where(*_unacked_failures(shop_id))
+        .order_by(LineMessage.updated_at.desc(), LineMessage.id.desc()).limit(limit)
+    ).all()
+
+
+def failed_send_count(shop_id):
+    """How many failures the owner has not seen yet (for a badge beside the 送信予約 link)."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(LineMessage).where(*_unacked_failures(shop_id))
+    ) or 0
+
+
+def acknowledge_failure(message, staff):
+    if db.session.get(LineFailureAck, message.id) is None:
+        db.session.add(LineFailureAck(message_id=message.id, shop_id=message.shop_id, acked_by_id=staff.id))
+        db.session.flush()

@@ -1,0 +1,198 @@
+"""The LINE tab: conversation pages and polling, sending, read state, 後で通知, inbox, yellow bar.
+
+Every route here is on the `line_tab` blueprint, whose guard refuses shops without the LINE tab.
+"""
+import uuid
+from datetime import datetime, timezone
+
+from flask import abort, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+
+from crm import jobs
+from crm.customers.models import Customer
+from crm.customers.services import friend_of
+from crm.database import get_for_shop_or_404
+from crm.extensions import db, htmx
+from crm.line_platform.sending import SendRefused, queue_text
+from crm.line_tab import blueprint, conversation
+from crm.line_tab.models import LineMessage
+from crm.staff.forms import ConfirmForm
+
+
+def line_tab_context(customer, friend, mark_read=True, **extra):
+    """What templates/customers/_tabs.html needs for the LINE tab; opening it reads the conversation."""
+    if mark_read:
+        conversation.mark_read(friend, current_user)
+    page = conversation.page(friend)
+    extra.setdefault("client_key", uuid.uuid4().hex)
+    return dict(customer=customer, friend=friend, tab="line", delete_form=ConfirmForm(),
+                messages=page.messages, page=page, poll_after=conversation.latest_id(page.messages),
+                poll_since=datetime.now(timezone.utc).isoformat(), **extra)
+
+
+def _linked(customer_id):
+    customer = get_for_shop_or_404(Customer, customer_id)
+    friend = friend_of(customer)
+    if friend is None:
+        abort(404)
+    return customer, friend
+
+
+def _tabs(customer, friend, status=200, **extra):
+    context = line_tab_context(customer, friend, **extra)
+    template = "customers/_tabs.html" if htmx else "customers/show.html"
+    response = make_response(render_template(template, **context), status)
+    jobs.commit()  # reading the conversation, after rendering (jobs: the staff rich menus follow)
+    response.vary.add("HX-Request")
+    return response
+
+
+@blueprint.get("/customers/<int:customer_id>/line/older")
+def older(customer_id):
+    """The page of messages before a cursor (loaded as the user scrolls up)."""
+    customer, friend = _linked(customer_id)
+    cursor = conversation.parse_cursor(request.args.get("before"))
+    if cursor is None:
+        abort(400)
+    page = conversation.page(friend, before=cursor)
+    return render_template("line_tab/_older.html", customer=customer, page=page, messages=page.messages)
+
+
+@blueprint.get("/customers/<int:customer_id>/line/poll")
+def poll(customer_id):
+    """New messages since the last poll (appended) and changed ones (replaced), every few seconds."""
+    customer, friend = _linked(customer_id)
+    after = request.args.get("after", 0, type=int)
+    try:
+        changed_since = datetime.fromisoformat(request.args.get("since", ""))
+    except ValueError:
+        changed_since = None
+    polled_at = datetime.now(timezone.utc)
+    new, changed = conversation.since(friend, after, changed_since)
+    if any(m.direction.value == "in" for m in new):
+        conversation.mark_read(friend, current_user)  # the conversation is on someone's screen
+    html = render_template("line_tab/_poll.html", customer=customer, new=new, changed=changed,
+                           poll_after=conversation.latest_id(new, after), poll_since=polled_at.isoformat())
+    jobs.commit()  # after rendering: the commit expires what was rendered
+    return html
+
+
+@blueprint.post("/customers/<int:customer_id>/line/messages")
+def send(customer_id):
+    """Send a text message now; the composition's client key makes a repeat harmless."""
+    customer, friend = _linked(customer_id)
+    if not current_user.may_send_line_directly:
+        abort(403)
+    text = request.form.get("text", "")
+    client_key = (request.form.get("client_key") or "")[:64] or None
+    if client_key and db.session.scalar(
+        db.select(LineMessage.id).where(LineMessage.shop_id == friend.shop_id, LineMessage.client_key == client_key)
+    ):
+        return _after_send(customer, friend)  # already sent: a double click, a retry or a second tab
+    try:
+        message = queue_text(friend, text, sender=current_user)
+        message.client_key = client_key
+        conversation.mark_read(friend, current_user)  # a reply answers what was waiting
+        jobs.commit()
+    except SendRefused as exc:
+        jobs.rollback()
+        return _tabs(customer, friend, status=422, composer_text=text, composer_error=str(exc), client_key=client_key)
+    except IntegrityError:  # the same client key at the same moment
+        jobs.rollback()
+    return _after_send(customer, friend)
+
+
+def _after_send(customer, friend):
+    if htmx:
+        return _tabs(customer, friend)
+    return redirect(url_for("customers.show", customer_id=customer.id, tab="line"))
+
+
+@blueprint.post("/customers/<int:customer_id>/line/notify-later")
+def notify_later(customer_id):
+    """後で通知: keep the conversation unread (optionally with a time to be reminded)."""
+    customer, friend = _linked(customer_id)
+    remind_at = None
+    if request.form.get("remind_at"):
+        from crm.line_tab.scheduling import ScheduleError, local_to_utc
+
+        # <input type="datetime-local"> sends "2026-11-22T09:00", in the shop's timezone.
+        day, _sep, clock = request.form["remind_at"].partition("T")
+        try:
+            remind_at = local_to_utc(day, clock, current_user.shop.timezone)
+        except ScheduleError:
+            abort(400)
+    conversation.notify_later(friend, current_user, remind_at)
+    jobs.commit()
+    if htmx:
+        # Only the notice changes: what is being typed in the composer stays as it is.
+        response = make_response(render_template("line_tab/_notice.html", friend=friend))
+        response.headers["HX-Trigger"] = "unread-changed"
+        return response
+    return redirect(url_for("line_tab.inbox"))
+
+
+@blueprint.get("/line/inbox")
+def inbox():
+    """Customers with LINE conversations, most recent first, unread marked."""
+    rows = conversation.inbox(current_user.shop_id)
+    return render_template("line_tab/inbox.html", rows=rows)
+
+
+@blueprint.get("/line/unread")
+def unread():
+    """The unread conversations, oldest first (where the yellow bar leads)."""
+    rows = conversation.unread_conversations(current_user.shop_id)
+    return render_template("line_tab/unread.html", rows=rows)
+
+
+@blueprint.get("/line/unread-bar")
+def unread_bar():
+    """The yellow bar alone, for polling from every page."""
+    response = make_response(render_template("line_tab/_yellow_bar.html",
+                                             unread=conversation.unread_summary(current_user.shop_id)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.post("/line/preferences/send-key")
+def send_key():
+    """Each staff member chooses Enter or Alt+Enter to send (seed 000)."""
+    choice = request.form.get("send_key")
+    if choice not in ("enter", "alt_enter"):
+        abort(400)
+    current_user.send_key = choice
+    db.session.commit()
+    return redirect(request.referrer or url_for("line_tab.inbox"))
+
+
+def _export_response(kind, shop, friend_ids, stem):
+    from flask import Response, stream_with_context
+
+    from crm.line_tab import export
+
+    if kind == "csv":
+        response = Response(stream_with_context(export.csv_chunks(shop, friend_ids)), mimetype="text/csv")
+        filename = f"{stem}.csv"
+    else:
+        response = Response(export.xlsx_bytes(shop, friend_ids),
+                            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        filename = f"{stem}.xlsx"
+    response.headers["Content-Disposition"] = f"attachment; filename={filename}"
+    return response
+
+
+@blueprint.get("/customers/<int:customer_id>/line/export.<any(csv, xlsx):kind>")
+def export_customer(customer_id, kind):
+    """One customer's whole LINE history, unread messages included."""
+    customer, friend = _linked(customer_id)
+    return _export_response(kind, current_user.shop, [friend.id], f"line-history-customer-{customer.id}")
+
+
+@blueprint.get("/line/export.<any(csv, xlsx):kind>")
+def export_shop(kind):
+    """The whole shop's LINE history (owner only)."""
+    if not current_user.is_owner:
+        abort(403)
+    return _export_response(kind, current_user.shop, None, f"line-history-shop-{current_user.shop_id}")

@@ -1,0 +1,263 @@
+"""The one matching service every linking path uses, and the owner's linking operations.
+
+Phone and name agree: link.  No customer has the phone: create one and link.
+Anything else (the phone matches but the name does not, several customers
+match, the customer is linked to someone else): no guessing, a link request
+for the owner.  Services flush; the request or job commits.
+"""
+import enum
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from crm.customers.models import Customer
+from crm.customers.normalize import normalize_kana, normalize_name, normalize_phone
+from crm.customers.services import save_customer, set_phone
+from crm.database import utcnow
+from crm.extensions import db
+from crm.line_tab.models import LineFriend
+from crm.linking.models import LinkRequest, RequestReason, RequestStatus
+
+
+class Outcome(enum.StrEnum):
+    LINKED = "linked"  # an existing customer
+    CREATED = "created"  # a new customer
+    PENDING = "pending"  # a link request waits for the owner
+    ALREADY = "already"  # the friend was already linked
+
+
+@dataclass
+class LinkResult:
+    outcome: Outcome
+    customer: Customer | None = None
+    request: LinkRequest | None = None
+    candidates: list = field(default_factory=list)
+
+
+class LinkError(ValueError):
+    """A link the one-to-one rule forbids; the message is for the owner."""
+
+
+@dataclass(frozen=True)
+class Typed:
+    """What the customer typed into a linking form."""
+
+    family_name: str
+    given_name: str
+    phone: str
+    kana: str = ""
+
+    @property
+    def name_key(self):
+        return normalize_name(self.family_name) + normalize_name(self.given_name)
+
+    @property
+    def kana_key(self):
+        return normalize_kana(self.kana)
+
+
+def _name_agrees(customer, typed):
+    """The typed name is the customer's, written in kanji or in kana, any spacing or width."""
+    name, kana = typed.name_key, typed.kana_key
+    keys = {customer.name_norm, customer.kana_norm or ""} - {""}
+    as_kana = normalize_kana(name)
+    return bool(keys & {name, as_kana, kana} - {""})
+
+
+def _lock_friend(friend_id):
+    # populate_existing: the row as it is now (after waiting for the lock), not as
+    # this session last saw it, or a concurrent link would go unnoticed.
+    stmt = sa.select(LineFriend).where(LineFriend.id == friend_id).execution_options(populate_existing=True)
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return db.session.scalars(stmt).one()
+
+
+def candidates_for(shop_id, phone_e164):
+    """The shop's customers with this normalized phone number."""
+    return db.session.scalars(
+        sa.select(Customer).where(Customer.shop_id == shop_id, Customer.phone_e164 == phone_e164).order_by(Customer.id)
+    ).all()
+
+
+def match_and_link(friend, typed, source, region="JP"):
+    """Link the friend to the customer the typed name and phone identify, or ask the owner.
+
+    Raises crm.customers.normalize.InvalidPhone for a phone that is not one.
+    """
+    phone = normalize_phone(typed.phone, region)
+    friend = _lock_friend(friend.id)
+    if friend.customer_id is not None:
+        return LinkResult(Outcome.ALREADY, customer=db.session.get(Customer, friend.customer_id))
+    candidates = candidates_for(friend.shop_id, phone.e164)
+    agreeing = [c for c in candidates if _name_agrees(c, typed)]
+    if not candidates:
+        customer = _create_customer(friend.shop_id, typed, phone)
+        _link(friend, customer)
+        return LinkResult(Outcome.CREATED, customer=customer)
+    if len(agreeing) == 1 and len(candidates) == 1:
+        customer = agreeing[0]
+        if _linked_friend_id(customer) not in (None, friend.id):
+            return _request(friend, typed, phone, source, RequestReason.CONFLICT, candidates)
+        try:
+            with db.session.begin_nested():
+                _link(friend, customer)
+        except IntegrityError:
+            # Another friend linked this customer at the same moment.
+            friend = _lock_friend(friend.id)
+            return _request(friend, typed, phone, source, RequestReason.CONFLICT, candidates)
+        return LinkResult(Outcome.LINKED, customer=customer)
+    reason = RequestReason.NAME_MISMATCH if not agreeing else RequestReason.SEVERAL
+    return _request(friend, typed, phone, source, reason, candidates)
+
+
+def _linked_friend_id(customer):
+    return db.session.scalar(sa.select(LineFriend.id).where(LineFriend.customer_id == customer.id))
+
+
+def _create_customer(shop_id, typed, phone):
+    kana = normalize_kana(typed.kana)
+    customer = Customer(
+        shop_id=shop_id,
+        family_name=typed.family_name.strip(),
+        given_name=typed.given_name.strip(),
+        family_name_kana=kana,
+        given_name_kana="",
+        memo="",
+    )
+    set_phone(customer, typed.phone.strip() or None, phone)
+    customer.refresh_match_keys()
+    return save_customer(customer)
+
+
+def _link(friend, customer):
+    friend.customer_id = customer.id
+    friend.linked_at = utcnow()
+    db.session.flush()
+
+
+def _request(friend, typed, phone, source, reason, candidates):
+    existing = db.session.scalars(
+        sa.select(LinkRequest).where(
+            LinkRequest.friend_id == friend.id, LinkRequest.status == RequestStatus.PENDING
+        )
+    ).first()
+    request = existing or LinkRequest(shop_id=friend.shop_id, friend_id=friend.id)
+    request.family_name = typed.family_name.strip()
+    request.given_name = typed.given_name.strip()
+    request.kana = typed.kana.strip()
+    request.phone = typed.phone.strip()
+    request.phone_e164 = phone.e164
+    request.source = source
+    request.reason = reason
+    request.candidate_ids = [c.id for c in candidates]
+    db.session.add(request)
+    db.session.flush()
+    return LinkResult(Outcome.PENDING, request=request, candidates=list(candidates))
+
+
+def link_friend(friend, customer):
+    """The owner links a friend to a customer; both must be free (one-to-one)."""
+    friend = _lock_friend(friend.id)
+    if friend.shop_id != customer.shop_id:
+        raise LinkError(_("別の店舗の顧客には連携できません。"))
+    if friend.customer_id == customer.id:
+        return friend
+    if friend.customer_id is not None:
+        raise LinkError(_("この友だちは既に別の顧客と連携しています。先に連携を解除してください。"))
+    if _linked_friend_id(customer) is not None:
+        raise LinkError(_("この顧客は既に別のLINE友だちと連携しています。"))
+    try:
+        with db.session.begin_nested():
+            _link(friend, customer)
+    except IntegrityError as exc:
+        raise LinkError(_("この顧客は既に別のLINE友だちと連携しています。")) from exc
+    _close_requests(friend, customer)
+    return friend
+
+
+def create_customer_for(friend, family_name, given_name="", phone="", kana=""):
+    """The owner creates a customer from a friend and links them (InvalidPhone for a bad phone)."""
+    parsed = normalize_phone(phone) if phone else None
+    customer = _create_customer(friend.shop_id, Typed(family_name, given_name, phone or "", kana), parsed)
+    link_friend(friend, customer)
+    return customer
+
+
+def resolve_request(request, customer, by):
+    """The owner answers a link request: link to this customer, or to a new one (customer None)."""
+    friend = db.session.get(LineFriend, request.friend_id)
+    if customer is None:
+        phone = normalize_phone(request.phone)
+        customer = _create_customer(request.shop_id, Typed(request.family_name, request.given_name, request.phone, request.kana), phone)
+    link_friend(friend, customer)
+    request.status = RequestStatus.RESOLVED
+    request.resolved_customer_id = customer.id
+    request.resolved_by_id = by.id if by is not None else None
+    request.resolved_at = utcnow()
+    db.session.flush()
+    return customer
+
+
+def _close_requests(friend, customer):
+    for request in db.session.scalars(
+        sa.select(LinkRequest).where(LinkRequest.friend_id == friend.id, LinkRequest.status == RequestStatus.PENDING)
+    ):
+        request.status = RequestStatus.RESOLVED
+        request.resolved_customer_id = customer.id
+        request.resolved_at = utcnow()
+
+
+def unlink(friend):
+    """Undo a link: the friend and everything it sent stay, under 未連携の友だち."""
+    friend = _lock_friend(friend.id)
+    friend.customer_id = None
+    friend.linked_at = None
+    db.session.flush()
+    return friend
+
+
+def pending_requests(shop_id):
+    """Link requests waiting for the owner, oldest first, with their friends."""
+    return db.session.scalars(
+        sa.select(LinkRequest)
+        .options(sa.orm.joinedload(LinkRequest.friend))
+        .where(LinkRequest.shop_id == shop_id, LinkRequest.status == RequestStatus.PENDING)
+        .order_by(LinkRequest.created_at)
+    ).all()
+
+
+def merge_customers(keep, remove):
+    """Merge `remove` into `keep`: bookings, the LINE link, requests and blank fields move; nothing is lost."""
+    if keep.id == remove.id or keep.shop_id != remove.shop_id:
+        raise LinkError(_("同じ顧客同士は統合できません。"))
+    keep_friend = _linked_friend_id(keep)
+    remove_friend = _linked_friend_id(remove)
+    if keep_friend and remove_friend:
+        raise LinkError(_("両方の顧客がLINE連携済みです。先にどちらかの連携を解除してください。"))
+    for attr in ("given_name", "family_name_kana", "given_name_kana", "email", "birthday"):
+        if not getattr(keep, attr) and getattr(remove, attr):
+            setattr(keep, attr, getattr(remove, attr))
+    if not keep.phone and remove.phone:
+        keep.phone, keep.phone_e164 = remove.phone, remove.phone_e164
+        keep.phone_national, keep.phone_national_reversed = remove.phone_national, remove.phone_national_reversed
+    if remove.memo:
+        keep.memo = "\n".join(part for part in (keep.memo, remove.memo) if part)
+    keep.refresh_match_keys()
+    for mover in MERGE_MOVERS:
+        mover(keep, remove)
+    if remove_friend:
+        _lock_friend(remove_friend).customer_id = keep.id
+    db.session.execute(
+        sa.update(LinkRequest).where(LinkRequest.resolved_customer_id == remove.id).values(resolved_customer_id=keep.id)
+    )
+    db.session.delete(remove)
+    db.session.flush()
+    return keep
+
+
+# Domains with rows that belong to a customer add a function (keep, remove) here,
+# so a merge moves them instead of deleting them with the removed record.
+MERGE_MOVERS = []

@@ -1,0 +1,1 @@
+"""Shops (salons): the tenant every other row belongs to."""
