@@ -1,1 +1,0 @@
-"""Shops (salons): the tenant every other row belongs to."""
