@@ -2,7 +2,7 @@
 
 basic, premium, and trial (premium until plan_until).  From LINE_TAB_PREMIUM_FROM
 every LINE-tab route answers 403 (premium_required) for a shop without it; the
-`line_tab` blueprint's before_request guard and `customers.show` (tab "line")
+`crm/plans/gate.py` guard (whole blueprints) and `customers.show` (tab "line")
 call require_line_tab().  Webhooks keep storing what customers send whatever
 the plan, so nothing is lost before an upgrade.
 """
