@@ -125,8 +125,8 @@ def _undecided_shops(tz_name, slot, now):
 
 def unread_entries(shop_ids):
     """{shop_id: [entry, ...]} of unread conversations (後で通知 ones included), oldest first."""
+    from crm.conversations.models import LineFriend
     from crm.customers.models import Customer
-    from crm.line_tab.models import LineFriend
 
     rows = db.session.execute(
         sa.select(LineFriend.id, LineFriend.shop_id, LineFriend.display_name, LineFriend.unread_since,

@@ -11,7 +11,14 @@ from flask_login import current_user, login_required
 from crm.database import utcnow
 from crm.digests import blueprint, connections, line_notify
 from crm.digests.models import Notification
-from crm.digests.render import entry_endpoint, entry_name, local_time, summary, title, waited
+from crm.digests.render import (
+    entry_endpoint,
+    entry_name,
+    local_time,
+    summary,
+    title,
+    waited,
+)
 from crm.extensions import csrf, db, limiter
 from crm.staff.forms import ConfirmForm
 

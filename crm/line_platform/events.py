@@ -5,12 +5,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from crm.conversations.models import Direction, LineFriend, LineMessage
 from crm.database import utcnow
 from crm.extensions import db
 from crm.jobs import enqueue_after_commit
 from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent
 from crm.line_platform.webhook import parse_body, store_events
-from crm.line_tab.models import Direction, LineFriend, LineMessage
 from crm.shops.models import LineChannel
 
 log = logging.getLogger(__name__)
@@ -222,7 +222,7 @@ def on_message(event, friend, payload):
     db.session.flush()
     if friend.last_message_at is None or event.occurred_at > friend.last_message_at:
         friend.last_message_at = event.occurred_at
-    from crm.line_tab.conversation import record_incoming
+    from crm.conversations.read_state import record_incoming
 
     record_incoming(friend, row)
     _remember_reply_token(event, friend, payload)
@@ -244,9 +244,9 @@ def on_postback(event, friend, payload):
 def answer_check_bookings(friend):
     """予約を確認する: a linked friend gets their upcoming bookings; a waiting one 確認待ち; others the linking card."""
     from crm.customers.models import Customer
+    from crm.line_platform.sending import queue_text
     from crm.linking.notify import send_link_card
     from crm.linking.tokens import make_token
-    from crm.line_platform.sending import queue_text
     from crm.urls import external_url
 
     if friend.customer_id is None:

@@ -24,16 +24,21 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from linebot.v3.messaging import ApiException, PushMessageRequest, ReplyMessageRequest
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from crm.conversations.models import Direction, LineFriend, LineMessage, SendStatus
 from crm.database import utcnow
 from crm.extensions import db
 from crm.jobs import enqueue_after_commit
 from crm.line_platform.channels import line_error_reason, mark_misconfigured
 from crm.line_platform.client import line_apis
-from crm.line_tab.models import Direction, LineFriend, LineMessage, SendStatus
 from crm.shops.models import LineChannel
 
 log = logging.getLogger(__name__)

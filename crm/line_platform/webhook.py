@@ -14,7 +14,6 @@ from crm.extensions import db
 from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent
 from crm.shops.models import LineChannel
 
-
 _SECRETS_TTL = 60.0
 _secrets = {}  # webhook key -> (expires at, shop id, channel secret, secret version)
 

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.database import utcnow
 from crm.extensions import db
 from crm.jobs import enqueue_after_commit
-from crm.line_tab.models import Direction, LineMessage, SendStatus
 from crm.plans import line_tab_available, line_tab_clause
 from crm.shops.models import Plan, Shop
 

@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from redis import Redis
 from rq import Queue, SimpleWorker
 
+from crm.conversations.models import LineMessage
 from crm.extensions import db as _db
 from crm.line_platform.models import LineWebhookEvent
-from crm.line_tab.models import LineMessage
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
