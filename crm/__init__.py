@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+import crm.bookings.receivers  # noqa: F401  (signal receivers)
 import crm.bookings.tabs  # noqa: F401  (registers the 予約 tab)
 import crm.bookings.views  # noqa: F401
 import crm.conversations.friends  # noqa: F401  (signal receivers)
@@ -28,6 +29,7 @@ import crm.line_platform.views  # noqa: F401
 import crm.line_tab.drafts_views  # noqa: F401
 import crm.line_tab.tabs  # noqa: F401  (registers the LINE tab)
 import crm.line_tab.views  # noqa: F401
+import crm.linking.receivers  # noqa: F401  (signal receivers)
 import crm.linking.views  # noqa: F401
 import crm.models  # noqa: F401  (registers every table on the metadata)
 import crm.staff.views  # noqa: F401

@@ -5,7 +5,8 @@ Services flush; the request commits.
 """
 import sqlalchemy as sa
 
-from crm.conversations.models import Direction, LineMessage, LineRead
+from crm import signals
+from crm.conversations.models import Direction, LineFriend, LineMessage, LineRead
 from crm.database import utcnow
 from crm.extensions import db
 
@@ -50,3 +51,8 @@ def notify_later(friend, staff, remind_at=None):
     friend.notify_later_by_id = staff.id if staff else None
     friend.remind_at = remind_at
     db.session.flush()
+
+
+@signals.message_received.connect
+def _incoming_makes_unread(friend: LineFriend, message: LineMessage, **_: object) -> None:
+    record_incoming(friend, message)

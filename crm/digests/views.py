@@ -125,7 +125,7 @@ _CODE_IN_TEXT = re.compile(r"[A-Za-z0-9]{4}[\s-]?[A-Za-z0-9]{4}")
 @limiter.exempt
 def notify_webhook():
     """The notification bot's webhook: a staff member sends their one-time code to connect their LINE."""
-    from crm.line_platform.webhook import signature_is_valid
+    from crm.line_platform.deliveries import signature_is_valid
 
     if not line_notify.configured():
         abort(404)

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crm import jobs
 from crm.conversations.models import Direction, LineMessage, SendStatus
-from crm.database import utcnow
+from crm.database import skip_locked, utcnow
 from crm.extensions import db
 from crm.line_platform.sending import validate_text
 
@@ -239,12 +239,9 @@ def release_due(now=None):
     now = now or utcnow()
     hold_lapsed(now)  # a shop whose trial just ended: its messages are held (保留), not sent
     due = sa.and_(LineMessage.status == SendStatus.SCHEDULED, LineMessage.scheduled_at <= now)
-    if db.session.get_bind().dialect.name == "postgresql":
-        locked = (sa.select(LineMessage.id).where(due).order_by(LineMessage.scheduled_at)
-                  .with_for_update(skip_locked=True).scalar_subquery())
-        where = LineMessage.id.in_(locked)
-    else:
-        where = due
+    # Rows another releaser holds are skipped, not waited for; the guarded UPDATE releases each once.
+    where = LineMessage.id.in_(
+        skip_locked(sa.select(LineMessage.id).where(due).order_by(LineMessage.scheduled_at)).scalar_subquery())
     ids = db.session.scalars(
         sa.update(LineMessage).where(where, LineMessage.status == SendStatus.SCHEDULED)
         .values(status=SendStatus.QUEUED, updated_at=now)
@@ -266,7 +263,7 @@ def tick(now=None, stale_after=timedelta(minutes=5)):
     Idempotent and safe to run from several schedulers at once.  The sweep
     runs first, so the messages released by this tick are enqueued once.
     """
-    from crm.line_platform.events import sweep_unprocessed
+    from crm.line_platform.drain import sweep_unprocessed
     from crm.line_platform.media import sweep_pending_media
     from crm.line_platform.sending import sweep_outgoing
 

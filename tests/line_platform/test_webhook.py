@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from crm.conversations.models import LineMessage
 from crm.extensions import db as _db
-from crm.line_platform import webhook as ingestion
+from crm.line_platform import deliveries as ingestion
 from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent
 from line_sandbox.schema import spec_dir
 
@@ -157,7 +157,7 @@ def test_the_webhook_url_is_built_by_url_for(app, line_shop):
 
 def test_a_delivery_that_cannot_be_split_waits_with_its_error_and_holds_up_no_other(line_shop, monkeypatch):
     from crm.database import utcnow
-    from crm.line_platform import events as processing
+    from crm.line_platform import drain as processing
 
     good, bad = _samples()[0], dict(_samples()[1], webhookEventId="01POISON")
     for event in (bad, good):
