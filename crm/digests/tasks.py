@@ -4,11 +4,10 @@ import logging
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 
+from crm import jobs
 from crm.database import utcnow
 
 log = logging.getLogger(__name__)
-
-SYNC_MENUS = "crm.digests.tasks.sync_menus_job"
 
 
 def tick_job():
@@ -40,9 +39,7 @@ def _read_state_changed(session, flush_context):
     )
     if not changed:
         return
-    pending = session.info.setdefault("pending_jobs", [])
-    if not any(path == SYNC_MENUS for path, _args in pending):
-        pending.append((SYNC_MENUS, ()))
+    jobs.enqueue_once_after_commit(sync_menus_job, session=session)
 
 
 def install_listeners():
@@ -54,8 +51,8 @@ def install_listeners():
 
 def register_cron(scheduler, queue_name=None):
     """Register the digest tick on an rq CronScheduler: every minute, through crm.jobs.run_worker_job."""
-    from crm.jobs import run_worker_job
+    from crm.jobs import job_path, run_worker_job
 
     queue_name = queue_name or current_app.config.get("RQ_QUEUE") or "default"
-    return scheduler.register(run_worker_job, queue_name, args=("crm.digests.tasks.tick_job",), cron="* * * * *",
+    return scheduler.register(run_worker_job, queue_name, args=(job_path(tick_job),), cron="* * * * *",
                               job_timeout=current_app.config.get("DIGEST_TICK_TIMEOUT", 600), name="digest-tick")

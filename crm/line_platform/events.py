@@ -131,7 +131,7 @@ def _friend_for(event):
         db.session.flush()
     max_age = timedelta(hours=current_app.config["LINE_PROFILE_MAX_AGE_HOURS"])
     if friend.profile_fetched_at is None or friend.profile_fetched_at < utcnow() - max_age:
-        enqueue_after_commit("crm.line_platform.events.refresh_profile", friend.id)
+        enqueue_after_commit(refresh_profile, friend.id)
     return friend
 
 
@@ -311,5 +311,5 @@ def sweep_unprocessed(limit=500):
         .limit(limit)
     ).all())
     if waiting:
-        enqueue("crm.line_platform.events.drain_events")
+        enqueue(drain_events)
     return waiting

@@ -21,7 +21,7 @@ def schedule_download(message_id):
     """Download after the event's commit, in the background."""
     from crm.jobs import enqueue_after_commit
 
-    enqueue_after_commit("crm.line_platform.media.download_media", message_id)
+    enqueue_after_commit(download_media, message_id)
 
 
 def download_media(message_id):

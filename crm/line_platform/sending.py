@@ -91,7 +91,7 @@ def queue_messages(friend, messages, sender=None):
     )
     db.session.add(row)
     db.session.flush()
-    enqueue_after_commit("crm.line_platform.sending.deliver", row.id)
+    enqueue_after_commit(deliver, row.id)
     return row
 
 
@@ -383,7 +383,7 @@ def resend(message: LineMessage) -> LineMessage:
     if not changed:
         raise NotResendable(_("このメッセージは再送できません。"))
     db.session.refresh(message)
-    enqueue_after_commit("crm.line_platform.sending.deliver", message.id)
+    enqueue_after_commit(deliver, message.id)
     return message
 
 
@@ -477,5 +477,5 @@ def sweep_outgoing(stale_after=LEGACY_STALE_AFTER):
         )
     ).all()
     for message_id in ids:
-        enqueue("crm.line_platform.sending.deliver", message_id)
+        enqueue(deliver, message_id)
     return len(ids)

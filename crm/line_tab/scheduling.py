@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm import jobs
 from crm.database import UTCDateTime, utcnow
 from crm.extensions import db
-from crm.line_platform.sending import validate_text
+from crm.line_platform.sending import deliver_many, validate_text
 from crm.line_tab.models import Direction, LineFriend, LineMessage, SendStatus
 from crm.shops.models import ShopOwnedMixin
 
@@ -152,7 +152,7 @@ def _arm(scheduled_at):
     when = scheduled_at.replace(microsecond=0)
     if when < scheduled_at:
         when += timedelta(seconds=1)  # rq's scheduler counts whole seconds: never early
-    jobs.enqueue_at_after_commit(when, "crm.line_tab.scheduling.release_due", job_id=_release_job_id(when))
+    jobs.enqueue_at_after_commit(when, release_due, job_id=_release_job_id(when))
 
 
 # -- writing ----------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def release_due(now=None):
     size = max(1, int(setting("LINE_DELIVER_BATCH", 50)))
     ids = sorted(ids)
     for start in range(0, len(ids), size):
-        jobs.enqueue_after_commit("crm.line_platform.sending.deliver_many", ids[start:start + size])
+        jobs.enqueue_after_commit(deliver_many, ids[start:start + size])
     return len(ids)
 
 
@@ -284,7 +284,7 @@ def register_cron(scheduler, queue_name=None, interval=60):
     from crm.jobs import run_worker_job
 
     queue_name = queue_name or current_app.config.get("RQ_QUEUE") or "default"
-    return scheduler.register(run_worker_job, queue_name, args=("crm.line_tab.scheduling.tick",), interval=interval,
+    return scheduler.register(run_worker_job, queue_name, args=(jobs.job_path(tick),), interval=interval,
                               job_timeout=600, name="line-tick")
 
 
@@ -295,7 +295,7 @@ def tick_seconds(app):
 
 def start_ticker(app, interval=None):
     """Run tick() every few seconds in a daemon thread of this process; returns it (``.stop()``)."""
-    return jobs.Repeating(app, "crm.line_tab.scheduling.tick", interval or tick_seconds(app) or 5,
+    return jobs.Repeating(app, tick, interval or tick_seconds(app) or 5,
                           name="crm-line-ticker").start()
 
 

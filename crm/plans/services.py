@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from crm.database import utcnow
 from crm.extensions import db
 from crm.jobs import enqueue_after_commit
+from crm.line_platform.sending import deliver
 from crm.line_tab.models import Direction, LineMessage, SendStatus
 from crm.plans import line_tab_available, line_tab_clause
 from crm.shops.models import Plan, Shop
@@ -99,7 +100,7 @@ def release_held(shop, message_ids=None, now=None):
         else:
             message.status = SendStatus.QUEUED
             message.sent_at = now
-            enqueue_after_commit("crm.line_platform.sending.deliver", message.id)
+            enqueue_after_commit(deliver, message.id)
         released.append(message)
     db.session.flush()
     return released

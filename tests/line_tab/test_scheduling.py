@@ -385,7 +385,7 @@ def test_with_rq_each_due_second_gets_one_timed_release_job(app, chat, line_shop
         ts = int(due.timestamp())
         assert ids == [f"crm-line-release-{ts}", f"crm-line-release-{ts + 1}"]  # never early: rounded up
         job = Queue("default", connection=redis).fetch_job(ids[0])
-        assert job.func_name == "crm.jobs.run_worker_job" and job.args == ("crm.line_tab.scheduling.release_due",)
+        assert job.func_name == "crm.jobs.run_worker_job" and job.args == (jobs.job_path(scheduling.release_due),)
         assert registry.get_scheduled_time(ids[0]) == due
     finally:
         redis.flushdb()
