@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from crm import errors, transactions
 from crm.config import PACKAGE_DIR, config_from_env
 from crm.observability import configure_logging
 from crm.startup import check_settings, prepare_data_dir
@@ -21,6 +22,7 @@ def create_app(config=None):
     prepare_data_dir(app.config)
     configure_logging(app)
     register_extensions(app)
+    transactions.init_app(app)  # first: its after_request runs last, once every other hook has had its say
     register_security(app)
     register_blueprints(app)
     register_middleware(app)
@@ -131,7 +133,8 @@ def register_middleware(app):
 
 
 def register_errorhandlers(app):
-    """Render errors as pages, or as bare text for HTMX requests."""
+    """Render errors as pages, or as bare text for HTMX requests; UserError has its own handler."""
+    errors.init_app(app)
 
     def render_error(error):
         code = getattr(error, "code", 500)

@@ -8,6 +8,7 @@ import contextvars
 import importlib
 import logging
 import threading
+from contextlib import contextmanager
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -83,6 +84,24 @@ def rollback():
     db.session.rollback()
     db.session.info.pop("pending_jobs", None)
     db.session.info.pop("pending_timed_jobs", None)
+
+
+@contextmanager
+def savepoint():
+    """A nested transaction: on an exception its rows and the jobs queued inside it are dropped, and it propagates.
+
+    For a view that answers an expected failure itself (a form shown again with
+    the error beside the field) and must keep using the session.
+    """
+    pending = list(db.session.info.get("pending_jobs", []))
+    timed = dict(db.session.info.get("pending_timed_jobs", {}))
+    try:
+        with db.session.begin_nested():
+            yield
+    except BaseException:
+        db.session.info["pending_jobs"] = pending
+        db.session.info["pending_timed_jobs"] = timed
+        raise
 
 
 def run_job(path, *args):

@@ -3,12 +3,11 @@ from flask import abort, current_app, flash, make_response, redirect, render_tem
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from crm import jobs
 from crm.customers import blueprint, services
 from crm.customers.forms import CustomerForm
 from crm.customers.models import Customer
 from crm.database import get_for_shop_or_404
-from crm.extensions import db, htmx
+from crm.extensions import htmx
 from crm.plans import require_line_tab
 from crm.staff.forms import ConfirmForm
 
@@ -64,7 +63,6 @@ def _save_from_form(form, customer):
         return None, duplicate
     services.apply_form(customer, form)
     services.save_customer(customer)
-    db.session.commit()
     return redirect(url_for("customers.show", customer_id=customer.id)), None
 
 
@@ -104,7 +102,6 @@ def delete(customer_id):
     ConfirmForm().validate_on_submit()
     name = customer.full_name
     services.delete_customer(customer)
-    db.session.commit()
     flash(_("%(name)s 様を削除しました。", name=name), "success")
     if htmx:
         response = make_response("", 204)
@@ -136,8 +133,6 @@ def show(customer_id, tab):
 
             context["bookings"] = customer_bookings(customer)
     template = "customers/_tabs.html" if htmx and htmx.target == "customer-tabs" else "customers/show.html"
-    html = render_template(template, **context)
-    # Opening the LINE tab read the conversation; committed after rendering, so the
-    # page is not rendered from objects the commit expired (a query per message).
-    jobs.commit()
-    return _vary(html)
+    # Opening the LINE tab read the conversation; the request's commit comes after
+    # rendering, so the page is not rendered from objects it expired (a query per message).
+    return _vary(render_template(template, **context))

@@ -10,7 +10,10 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from flask_babel import lazy_gettext as _l
+
 from crm.database import utcnow
+from crm.errors import UserError
 from crm.extensions import db
 from crm.jobs import enqueue_after_commit
 from crm.line_platform.sending import deliver
@@ -21,6 +24,12 @@ from crm.shops.models import Plan, Shop
 
 class PlanError(ValueError):
     """A plan change the rules do not allow."""
+
+
+class PremiumRequired(UserError, PlanError):
+    """Held messages are released only on the premium plan."""
+
+    default_message = _l("保留中のメッセージは、プレミアムプランにアップグレードすると送信できます。")
 
 
 def end_of_day(day, tz_name):
@@ -92,7 +101,7 @@ def release_held(shop, message_ids=None, now=None):
     """After an upgrade: held messages go back to SCHEDULED, or QUEUED (sent now) when their time passed."""
     now = now or utcnow()
     if not line_tab_available(shop, now):
-        raise PlanError("premium_required")
+        raise PremiumRequired()
     released = []
     for message in _held(shop.id, message_ids):
         if message.scheduled_at is not None and message.scheduled_at > now:
