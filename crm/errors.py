@@ -41,6 +41,14 @@ def back_to(url: str) -> None:
     g.user_error_back = url
 
 
+def answer_with(render) -> None:
+    """For a UserError raised later in this request, `render(error)` makes the answer (after the rollback).
+
+    For views that show the error in place, e.g. the LINE tab again with the text that was typed.
+    """
+    g.user_error_answer = render
+
+
 def _same_site(target):
     if not target:
         return None
@@ -65,6 +73,9 @@ def _back_url():
 def handle_user_error(error: UserError):
     """The one handler: roll back; a 422 fragment for HTMX, a flash and a redirect back for a page."""
     jobs.rollback()
+    render = g.get("user_error_answer")
+    if render is not None:
+        return render(error)
     if htmx:
         return render_template("_user_error.html", error=error), error.status
     flash(error.message, "error")

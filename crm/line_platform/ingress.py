@@ -11,6 +11,11 @@ request LINE signs, so `WebhookIngress` takes these requests before Flask does.
 With rq it does not touch Redis either: the workers watch for kept deliveries.
 The URL is still built with ``url_for("line_platform.webhook", key=...)``: the
 blueprint registers it as a build-only rule.
+
+Being in front of Flask, it is outside the one-commit-per-request hook
+(crm/transactions.py runs in Flask's after_request): `store_delivery` commits the
+kept delivery itself, and `_answer` is called only after that commit returned,
+so LINE never gets its 200 for a body that is not durable.
 """
 import json
 import logging

@@ -29,6 +29,7 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from crm.database import utcnow
+from crm.errors import UserError
 from crm.extensions import db
 from crm.jobs import enqueue_after_commit
 from crm.line_platform.channels import line_error_reason, mark_misconfigured
@@ -45,7 +46,7 @@ LEGACY_STALE_AFTER = timedelta(minutes=5)
 _sleep = time.sleep  # tenacity's wait between push attempts (a test moves a frozen clock instead)
 
 
-class SendRefused(ValueError):
+class SendRefused(UserError, ValueError):
     """The message cannot be sent as written; the text says why, in the user's language."""
 
 

@@ -7,7 +7,6 @@ from flask_login import current_user, login_required
 
 from crm import jobs
 from crm.database import get_for_shop_or_404
-from crm.extensions import db
 from crm.line_platform import blueprint, services
 from crm.line_platform.channels import check_channel
 from crm.line_platform.forms import ChannelForm
@@ -38,7 +37,6 @@ def settings():
                 getattr(form, field).errors.append(_("入力してください。"))
         else:
             result = check_channel(channel)
-            db.session.commit()
             if not result.problems:
                 flash(_("LINE設定を保存し、接続を確認しました。"), "success")
     return render_template(
@@ -76,10 +74,9 @@ def friend(friend_id):
     messages = conversation.page(friend, size=50).messages
     query = request.args.get("q", "").strip()
     candidates = search_customers(friend.shop_id, query, per_page=10).items if query else []
-    html = render_template("line_platform/friend.html", friend=friend, messages=messages, query=query,
+    # Rendered before the request's commit expires what it shows, as the LINE tab is.
+    return render_template("line_platform/friend.html", friend=friend, messages=messages, query=query,
                            candidates=candidates, new_form=NewCustomerForm(), confirm_form=ConfirmForm())
-    jobs.commit()  # after rendering, as the LINE tab does
-    return html
 
 
 @blueprint.post("/settings/line/rich-menu")
@@ -97,12 +94,11 @@ def install_rich_menu():
         flash(_("先にLINEチャネルを設定してください。"), "error")
         return redirect(url_for("line_platform.settings"))
     try:
-        install(channel, booking_page_url(current_user.shop))
+        with jobs.savepoint():  # nothing of a half-done install stays
+            install(channel, booking_page_url(current_user.shop))
     except ApiException as exc:
-        db.session.rollback()
         flash(_("リッチメニューを設定できませんでした: %(reason)s", reason=line_error_reason(exc)), "error")
         return redirect(url_for("line_platform.settings"))
-    db.session.commit()
     flash(_("リッチメニュー（予約する・予約を確認する）を設定しました。"), "success")
     return redirect(url_for("line_platform.settings"))
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.database import TimestampMixin, UTCDateTime, str_enum, utcnow
+from crm.errors import UserError
 from crm.extensions import db
 from crm.line_platform.sending import validate_text
 from crm.shops.models import ShopOwnedMixin
@@ -83,12 +84,14 @@ class LineDraft(ShopOwnedMixin, TimestampMixin, db.Model):
         return f"<LineDraft {self.id} friend={self.friend_id} author={self.author_id} v{self.version} {self.status}>"
 
 
-class DraftError(ValueError):
+class DraftError(UserError, ValueError):
     """The draft cannot be changed as asked; the text says why, in the user's language."""
 
 
 class DraftConflict(DraftError):
     """Someone else changed the draft since it was loaded."""
+
+    status = 409
 
     def __init__(self, message=None):
         super().__init__(message or _("ほかの人がこの下書きを更新しました。最新の内容を確認してください。"))

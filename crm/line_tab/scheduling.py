@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm import jobs
 from crm.database import UTCDateTime, utcnow
+from crm.errors import UserError
 from crm.extensions import db
 from crm.line_platform.sending import deliver_many, validate_text
 from crm.line_tab.models import Direction, LineFriend, LineMessage, SendStatus
@@ -46,7 +47,7 @@ MAX_AHEAD = timedelta(days=366)
 EDITABLE = (SendStatus.SCHEDULED, SendStatus.HELD)
 
 
-class ScheduleError(ValueError):
+class ScheduleError(UserError, ValueError):
     """The schedule cannot be made as asked; the text says why, in the user's language."""
 
 
@@ -56,6 +57,8 @@ class QuietHours(ScheduleError):
 
 class NotEditable(ScheduleError):
     """Sending has started (or the message was cancelled): it can no longer be changed."""
+
+    status = 409
 
 
 # -- time -----------------------------------------------------------------------------
