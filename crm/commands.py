@@ -97,7 +97,7 @@ def seed_demo_command(customers, sandbox_url, public_url):
 def sweep_command():
     """Re-enqueue webhook events and outgoing messages whose jobs were lost; run every minute."""
     from crm import jobs
-    from crm.line_platform.events import sweep_unprocessed
+    from crm.line_platform.drain import sweep_unprocessed
     from crm.line_platform.sending import sweep_outgoing
 
     events = sweep_unprocessed()

@@ -32,7 +32,7 @@ def line_unread():
     """The yellow bar's numbers for the signed-in shop."""
     from flask_login import current_user
 
-    from crm.line_tab.conversation import unread_summary
+    from crm.conversations.inbox import unread_summary
 
     return unread_summary(current_user.shop_id)
 

@@ -23,7 +23,15 @@ _executor = None
 
 # Jobs queued (in rq, or as rows' job names) under a path that has since moved: old path -> new path.
 # Keep an entry as long as a queue or a database may still hold the old name.
-ALIASES: dict[str, str] = {}
+ALIASES: dict[str, str] = {
+    # issue 16: line_platform/events.py became drain.py (drain, split, sweep), handlers.py (on_*) and profiles.py.
+    "crm.line_platform.events.drain_events": "crm.line_platform.drain.drain_events",
+    "crm.line_platform.events.split_deliveries": "crm.line_platform.drain.split_deliveries",
+    "crm.line_platform.events.process_events": "crm.line_platform.drain.process_events",
+    "crm.line_platform.events.process_event": "crm.line_platform.drain.process_event",
+    "crm.line_platform.events.sweep_unprocessed": "crm.line_platform.drain.sweep_unprocessed",
+    "crm.line_platform.events.refresh_profile": "crm.line_platform.profiles.refresh_profile",
+}
 
 
 def job_path(job: Callable[..., Any] | str) -> str:

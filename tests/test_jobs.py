@@ -71,3 +71,12 @@ def test_no_dotted_job_path_is_written_as_a_string_in_crm():
                                     and const.value.startswith("crm."):
                                 found.append(f"{path}:{node.lineno}: {const.value}")
     assert found == []
+
+
+def test_the_paths_of_line_platform_events_py_lead_to_their_new_modules():
+    """Jobs queued before events.py became drain.py / profiles.py (issue 16) still run."""
+    from crm.line_platform import drain, profiles
+
+    assert jobs._resolve("crm.line_platform.events.drain_events") is drain.drain_events
+    assert jobs._resolve("crm.line_platform.events.process_event") is drain.process_event
+    assert jobs._resolve("crm.line_platform.events.refresh_profile") is profiles.refresh_profile

@@ -29,9 +29,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 
-from crm.database import utcnow
+from crm.database import insert_ignoring, utcnow
 from crm.digests.models import (
     ChannelStatus,
     DigestRun,
@@ -103,15 +102,6 @@ def recent_slots(tz_name, now):
 
 # -- SQL helpers ---------------------------------------------------------------------------
 
-def _insert(model):
-    name = db.session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(model)
-    if name == "sqlite":
-        return sqlite.insert(model)
-    raise NotImplementedError(name)
-
-
 def _undecided_shops(tz_name, slot, now):
     """Shops of this timezone that may use the LINE tab and whose slot nobody decided yet."""
     decided = sa.exists().where(DigestRun.shop_id == Shop.id, DigestRun.local_date == slot.local_date,
@@ -125,8 +115,8 @@ def _undecided_shops(tz_name, slot, now):
 
 def unread_entries(shop_ids):
     """{shop_id: [entry, ...]} of unread conversations (後で通知 ones included), oldest first."""
+    from crm.conversations.models import LineFriend
     from crm.customers.models import Customer
-    from crm.line_tab.models import LineFriend
 
     rows = db.session.execute(
         sa.select(LineFriend.id, LineFriend.shop_id, LineFriend.display_name, LineFriend.unread_since,
@@ -191,7 +181,7 @@ def _record_skipped(shop_ids, slot, now):
         return 0
     rows = [dict(shop_id=shop_id, local_date=slot.local_date, slot=slot.slot, slot_at=slot.at,
                  status=RunStatus.SKIPPED.value, decided_at=now, customers=0, messages=0) for shop_id in shop_ids]
-    stmt = _insert(DigestRun).on_conflict_do_nothing(index_elements=["shop_id", "local_date", "slot"])
+    stmt = insert_ignoring(DigestRun, ["shop_id", "local_date", "slot"])
     db.session.execute(stmt, rows)
     return len(shop_ids)
 
@@ -203,13 +193,11 @@ def decide_shops(shop_ids, slot, now, result):
     email_on = bool(current_app.config.get("SMTP_HOST"))
     line_on = line_notify.configured()
     run_stmt = (
-        _insert(DigestRun)
-        .on_conflict_do_nothing(index_elements=["shop_id", "local_date", "slot"])
+        insert_ignoring(DigestRun, ["shop_id", "local_date", "slot"])
         .returning(DigestRun.id)
     )
     send_stmt = (
-        _insert(DigestSend)
-        .on_conflict_do_nothing(index_elements=["staff_id", "local_date", "slot"])
+        insert_ignoring(DigestSend, ["staff_id", "local_date", "slot"])
         .returning(DigestSend.id)
     )
     for start in range(0, len(shop_ids), DECIDE_BATCH):

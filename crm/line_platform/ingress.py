@@ -24,8 +24,8 @@ from http import HTTPStatus
 from flask import current_app
 
 from crm import jobs
-from crm.line_platform import webhook as ingestion
-from crm.line_platform.events import DRAIN_FLAG, drain_events
+from crm.line_platform import deliveries as ingestion
+from crm.line_platform.drain import DRAIN_FLAG, drain_events
 
 log = logging.getLogger(__name__)
 

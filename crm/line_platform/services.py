@@ -1,11 +1,10 @@
 """Operations on the shop's LINE channel and friends. Services flush; requests commit."""
 import sqlalchemy as sa
 
+from crm.conversations.models import LineFriend, LineMessage
 from crm.extensions import db
 from crm.line_platform.channels import webhook_url
-from crm.line_tab.models import LineFriend, LineMessage
 from crm.shops.models import LineChannel, LineChannelStatus
-
 
 
 def channel_for_shop(shop_id, create=True):

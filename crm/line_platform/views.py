@@ -6,11 +6,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from crm import jobs
+from crm.conversations import paging, read_state
+from crm.conversations.models import LineFriend, LineMessage
 from crm.database import get_for_shop_or_404
 from crm.line_platform import blueprint, services
 from crm.line_platform.channels import check_channel
 from crm.line_platform.forms import ChannelForm
-from crm.line_tab.models import LineFriend, LineMessage
 from crm.staff.decorators import owner_required
 from crm.staff.forms import ConfirmForm
 from crm.storage import InvalidKey, check_key, get_storage
@@ -68,10 +69,9 @@ def friend(friend_id):
     from crm.customers.services import search_customers
     from crm.linking.forms import NewCustomerForm
 
-    from crm.line_tab import conversation
 
-    conversation.mark_read(friend, current_user)  # the yellow bar leads here for unlinked friends
-    messages = conversation.page(friend, size=50).messages
+    read_state.mark_read(friend, current_user)  # the yellow bar leads here for unlinked friends
+    messages = paging.page(friend, size=50).messages
     query = request.args.get("q", "").strip()
     candidates = search_customers(friend.shop_id, query, per_page=10).items if query else []
     # Rendered before the request's commit expires what it shows, as the LINE tab is.

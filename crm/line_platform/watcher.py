@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from crm import jobs
 from crm.extensions import db
-from crm.line_platform.events import DRAIN_FLAG, drain_events
+from crm.line_platform.drain import DRAIN_FLAG, drain_events
 from crm.line_platform.models import LineWebhookDelivery
 
 

@@ -5,13 +5,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import jobs
+from crm.conversations.friends import friend_of
+from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.customers.normalize import InvalidPhone
-from crm.customers.services import friend_of, search_customers
+from crm.customers.services import search_customers
 from crm.database import get_for_shop_or_404
 from crm.errors import back_to
 from crm.extensions import db, limiter
-from crm.line_tab.models import LineFriend
 from crm.linking import blueprint, notify, services, tokens
 from crm.linking.forms import LinkForm, LinkingSettingsForm, NewCustomerForm
 from crm.linking.models import LinkRequest, RequestStatus

@@ -12,12 +12,12 @@ import sqlalchemy as sa
 
 from flask_babel import lazy_gettext as _l
 
+from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.database import utcnow
 from crm.errors import UserError
 from crm.extensions import db
 from crm.jobs import enqueue_after_commit
 from crm.line_platform.sending import deliver
-from crm.line_tab.models import Direction, LineMessage, SendStatus
 from crm.plans import line_tab_available, line_tab_clause
 from crm.shops.models import Plan, Shop
 

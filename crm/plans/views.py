@@ -1,5 +1,13 @@
 """ご利用中プラン: the owner's plan page, and releasing or cancelling held (保留) messages after an upgrade."""
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 

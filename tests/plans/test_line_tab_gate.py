@@ -134,7 +134,7 @@ def test_every_route_of_a_gated_blueprint_is_gated_or_named_open_with_a_reason(a
 
 
 def test_unlinking_on_a_basic_plan_does_not_open_the_conversation(app, client, auth, db):
-    from crm.line_tab.models import Direction, LineMessage
+    from crm.conversations.models import Direction, LineMessage
 
     shop, owner = make_shop(plan=Plan.BASIC)
     customer = make_customer(shop)

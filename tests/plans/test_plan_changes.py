@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.database import utcnow
 from crm.extensions import db as _db
 from crm.line_platform.models import LineWebhookEvent
 from crm.line_platform.sending import deliver
-from crm.line_tab.models import Direction, LineMessage, SendStatus
 from crm.plans import line_tab_available
 from crm.plans.services import hold_lapsed, release_held
 from crm.shops.models import Plan
