@@ -42,7 +42,7 @@ from crm.customers.normalize import normalize_phone  # noqa: E402
 from crm.customers.services import set_phone  # noqa: E402
 from crm.extensions import db  # noqa: E402
 from crm.shops.models import Plan  # noqa: E402
-from crm.shops.services import create_shop  # noqa: E402
+from crm.staff.onboarding import create_shop  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/crm_bench"
 DOCS = ROOT / "docs" / "benchmarks.md"

@@ -35,8 +35,8 @@ from crm.conversations.models import (  # noqa: E402
 from crm.customers.models import Customer  # noqa: E402
 from crm.extensions import db  # noqa: E402
 from crm.shops.models import Plan  # noqa: E402
-from crm.shops.services import create_shop  # noqa: E402
 from crm.staff.models import LineSendMode, Role  # noqa: E402
+from crm.staff.onboarding import create_shop  # noqa: E402
 from crm.staff.services import create_staff  # noqa: E402
 
 SECTION = "## LINE tab with a long history"

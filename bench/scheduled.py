@@ -50,7 +50,7 @@ from crm.extensions import db  # noqa: E402
 from crm.line_platform.services import channel_for_shop, save_channel  # noqa: E402
 from crm.line_tab import scheduling  # noqa: E402
 from crm.shops.models import Plan  # noqa: E402
-from crm.shops.services import create_shop  # noqa: E402
+from crm.staff.onboarding import create_shop  # noqa: E402
 from line_sandbox.schema import spec_dir  # noqa: E402
 
 DB_NAME = "crm_bench_scheduled"

@@ -11,8 +11,8 @@ from crm.customers.services import set_phone
 from crm.database import utcnow
 from crm.extensions import db
 from crm.shops.models import Plan
-from crm.shops.services import create_shop
 from crm.staff.models import LineSendMode, Role, Staff
+from crm.staff.onboarding import create_shop
 from crm.staff.services import create_staff
 
 DEMO_OWNER_EMAIL = "owner@demo-salon.example"

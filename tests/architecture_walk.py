@@ -12,17 +12,17 @@ from pathlib import Path
 # layer; never one of a higher layer (that is an arrow going back up). Packages on
 # one layer do not import each other. Kept in step with docs/architecture.md.
 LAYERS: list[set[str]] = [
-    {"core"},  # crm/*.py: extensions, database, config, jobs, signals, errors, forms ...
+    {"core"},  # crm/*.py: extensions, database, config, jobs, signals, errors, forms, urls ...
     {"storage"},
-    {"shops"},
-    {"staff", "plans"},
-    {"customers"},
-    {"conversations"},
-    {"line_platform", "line_login"},
+    {"shops"},  # the tenant, its LINE channel and its plan rules
+    {"staff"},
+    {"customers"},  # the ledger
+    {"conversations"},  # friends, messages, read state: channel-neutral
+    {"line_platform", "line_login"},  # the gateway: webhook in, send pipeline out
     {"linking"},
     {"bookings", "tags"},
-    {"line_tab"},
-    {"digests"},
+    {"line_tab"},  # the LINE tab's UI and its features (drafts, 送信予約)
+    {"plans", "digests"},
     {"app"},  # crm/__init__.py, commands.py, demo.py, models.py, wsgi.py: the assembly
 ]
 APP_MODULES = {"crm", "crm.commands", "crm.demo", "crm.models", "crm.wsgi"}

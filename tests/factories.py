@@ -7,8 +7,8 @@ from crm.customers.normalize import normalize_phone
 from crm.customers.services import save_customer, set_phone
 from crm.extensions import db
 from crm.shops.models import Plan
-from crm.shops.services import create_shop
 from crm.staff.models import LineSendMode, Role
+from crm.staff.onboarding import create_shop
 from crm.staff.services import create_staff
 
 PASSWORD = "correct-horse-battery"

@@ -156,3 +156,11 @@ def delete_customer(customer: Customer) -> None:
     signals.customer_deleted.send(customer)
     db.session.delete(customer)
     db.session.flush()
+
+
+def customers_by_id(shop_id, ids):
+    """{id: customer} for a set of ids of the shop, in one query."""
+    if not ids:
+        return {}
+    rows = db.session.scalars(sa.select(Customer).where(Customer.shop_id == shop_id, Customer.id.in_(ids))).all()
+    return {c.id: c for c in rows}

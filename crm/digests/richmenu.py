@@ -13,8 +13,8 @@ from crm.database import utcnow
 from crm.digests import line_notify
 from crm.digests.models import NotificationSettings
 from crm.extensions import db
-from crm.plans import line_tab_clause
 from crm.shops.models import Shop
+from crm.shops.plans import line_tab_clause
 from crm.staff.models import Staff
 
 log = logging.getLogger(__name__)

@@ -41,8 +41,9 @@ from crm.digests.models import (
     SendStatus,
 )
 from crm.extensions import db
-from crm.plans import line_tab_clause
+from crm.line_tab.held import hold_lapsed
 from crm.shops.models import Shop
+from crm.shops.plans import line_tab_clause
 from crm.staff.models import Staff
 
 log = logging.getLogger(__name__)
@@ -258,7 +259,6 @@ def run_digest_tick(now=None):
     """One scheduler tick (every minute; idempotent, safe to run twice at once). Returns a TickResult."""
     from crm.digests.delivery import deliver_pending
     from crm.digests.richmenu import sync_rich_menus
-    from crm.plans.services import hold_lapsed
 
     now = now or utcnow()
     result = TickResult()

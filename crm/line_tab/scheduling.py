@@ -36,6 +36,7 @@ from crm.database import skip_locked, utcnow
 from crm.errors import UserError
 from crm.extensions import db
 from crm.line_platform.sending import deliver_many, validate_text
+from crm.line_tab.held import hold_lapsed
 
 log = logging.getLogger(__name__)
 
@@ -237,8 +238,6 @@ def release_due(now=None):
     One UPDATE ... RETURNING: concurrent callers (two schedulers, a timed job
     and the tick) each get disjoint ids.  Returns how many were released.
     """
-    from crm.plans.services import hold_lapsed
-
     now = now or utcnow()
     hold_lapsed(now)  # a shop whose trial just ended: its messages are held (保留), not sent
     due = sa.and_(LineMessage.status == SendStatus.SCHEDULED, LineMessage.scheduled_at <= now)

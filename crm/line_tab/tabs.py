@@ -9,7 +9,7 @@ from crm.conversations import paging, read_state
 from crm.conversations.models import LineFriend
 from crm.customers import tabs
 from crm.customers.models import Customer
-from crm.plans import require_line_tab
+from crm.shops.plans import require_line_tab
 
 
 def _conversation(customer: Customer, context: dict[str, Any]) -> dict[str, Any]:

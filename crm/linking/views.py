@@ -65,7 +65,7 @@ def link_existing(friend_id):
     """The owner links a friend to an existing customer."""
     friend = get_for_shop_or_404(LineFriend, friend_id)
     customer = get_for_shop_or_404(Customer, request.form.get("customer_id"))
-    back_to(url_for("line_platform.friend", friend_id=friend.id))  # a LinkError: flashed there
+    back_to(url_for("line_tab.friend", friend_id=friend.id))  # a LinkError: flashed there
     services.link_friend(friend, customer)
     notify.confirm_linked(friend, customer)
     flash(_("%(friend)s を %(name)s 様と連携しました。", friend=friend.display_name, name=customer.full_name), "success")
@@ -82,8 +82,8 @@ def create_for_friend(friend_id):
         for field in form:
             for error in field.errors:
                 flash(f"{field.label.text}: {error}", "error")
-        return redirect(url_for("line_platform.friend", friend_id=friend.id))
-    back_to(url_for("line_platform.friend", friend_id=friend.id))  # a LinkError: flashed there
+        return redirect(url_for("line_tab.friend", friend_id=friend.id))
+    back_to(url_for("line_tab.friend", friend_id=friend.id))  # a LinkError: flashed there
     customer = services.create_customer_for(friend, form.family_name.data, form.given_name.data or "",
                                             form.phone.data or "")
     notify.confirm_linked(friend, customer)
@@ -98,10 +98,10 @@ def resolve(request_id):
     link_request = get_for_shop_or_404(LinkRequest, request_id)
     if link_request.status != RequestStatus.PENDING:
         flash(_("この連携依頼は既に処理されています。"), "error")
-        return redirect(url_for("line_platform.unlinked_friends"))
+        return redirect(url_for("line_tab.unlinked_friends"))
     choice = request.form.get("customer_id", "")
     customer = None if choice == "new" else get_for_shop_or_404(Customer, choice)
-    back_to(url_for("line_platform.unlinked_friends"))  # a LinkError: flashed there
+    back_to(url_for("line_tab.unlinked_friends"))  # a LinkError: flashed there
     customer = services.resolve_request(link_request, customer, by=current_user)
     notify.confirm_linked(db.session.get(LineFriend, link_request.friend_id), customer)
     flash(_("連携依頼を処理しました。"), "success")

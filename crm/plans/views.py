@@ -12,8 +12,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.errors import back_to
-from crm.plans import line_tab_available
-from crm.plans.services import cancel_held, held_messages, release_held
+from crm.line_tab.held import cancel_held, held_messages, release_held
+from crm.shops.plans import line_tab_available
 from crm.staff.decorators import owner_required
 from crm.staff.forms import ConfirmForm
 

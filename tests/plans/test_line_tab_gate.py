@@ -78,7 +78,7 @@ def test_every_line_tab_endpoint_answers_403_with_how_to_upgrade(app, client, au
     requests = line_tab_requests(app, ids)
     endpoints = {endpoint for endpoint, _m, _u in requests}
     assert "customers.show" in endpoints and "line_tab.send" in endpoints
-    assert {"line_platform.friend", "line_platform.media", "line_platform.unlinked_friends",
+    assert {"line_tab.friend", "line_platform.media", "line_tab.unlinked_friends",
             "linking.resolve", "linking.link_existing"} <= endpoints
     token = client.csrf_token()
     for endpoint, method, url in requests:

@@ -10,9 +10,9 @@ from crm.database import utcnow
 from crm.extensions import db as _db
 from crm.line_platform.models import LineWebhookEvent
 from crm.line_platform.sending import deliver
-from crm.plans import line_tab_available
-from crm.plans.services import hold_lapsed, release_held
+from crm.line_tab.held import hold_lapsed, release_held
 from crm.shops.models import Plan
+from crm.shops.plans import line_tab_available
 from tests.factories import make_customer, make_friend, make_shop, make_staff
 
 
