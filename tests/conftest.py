@@ -54,7 +54,6 @@ def pytest_report_header(config):
     return f"clock pinned: the run starts at {now}" if now else None
 
 
-_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
 def _database_url(tmp_path_factory):
@@ -153,11 +152,6 @@ class Client(FlaskClient):
             secret = self.application.config.get("WTF_CSRF_SECRET_KEY") or self.application.secret_key
             cached = self._csrf_cache = (raw, URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw))
         return cached[1]
-
-    def csrf_token_from_page(self):
-        """The token a page's meta tag carries (what the browser's scripts read)."""
-        response = self.get("/login", follow_redirects=True)
-        return _CSRF_META.search(response.get_data(as_text=True)).group(1)
 
     def post_form(self, url, data=None, **kwargs):
         data = dict(data or {})
