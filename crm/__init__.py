@@ -35,7 +35,7 @@ import crm.linking.receivers  # noqa: F401  (signal receivers)
 import crm.linking.views  # noqa: F401
 import crm.models  # noqa: F401  (registers every table on the metadata)
 import crm.staff.views  # noqa: F401
-from crm import formatting
+from crm import errors, formatting, transactions
 from crm.assets import blueprint as assets_bp
 from crm.bookings import blueprint as bookings_bp
 from crm.commands import crm_cli
@@ -67,6 +67,7 @@ def create_app(config=None):
     prepare_data_dir(app.config)
     configure_logging(app)
     register_extensions(app)
+    transactions.init_app(app)  # first: its after_request runs last, once every other hook has had its say
     register_security(app)
     register_blueprints(app)
     register_middleware(app)
@@ -150,7 +151,8 @@ def register_middleware(app):
 
 
 def register_errorhandlers(app):
-    """Render errors as pages, or as bare text for HTMX requests."""
+    """Render errors as pages, or as bare text for HTMX requests; UserError has its own handler."""
+    errors.init_app(app)
 
     def render_error(error):
         code = getattr(error, "code", 500)

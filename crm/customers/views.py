@@ -11,12 +11,11 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from crm import jobs
 from crm.customers import blueprint, services, tabs
 from crm.customers.forms import CustomerForm
 from crm.customers.models import Customer
 from crm.database import get_for_shop_or_404
-from crm.extensions import db, htmx
+from crm.extensions import htmx
 from crm.staff.forms import ConfirmForm
 
 
@@ -69,7 +68,6 @@ def _save_from_form(form, customer):
         return None, duplicate
     services.apply_form(customer, form)
     services.save_customer(customer)
-    db.session.commit()
     return redirect(url_for("customers.show", customer_id=customer.id)), None
 
 
@@ -109,7 +107,6 @@ def delete(customer_id):
     ConfirmForm().validate_on_submit()
     name = customer.full_name
     services.delete_customer(customer)
-    db.session.commit()
     flash(_("%(name)s 様を削除しました。", name=name), "success")
     if htmx:
         response = make_response("", 204)
@@ -126,8 +123,6 @@ def show(customer_id, tab):
     customer = get_for_shop_or_404(Customer, customer_id)
     context = tabs.page_context(customer, tab)
     template = "customers/_tabs.html" if htmx and htmx.target == "customer-tabs" else "customers/show.html"
-    html = render_template(template, **context)
-    # Opening the LINE tab read the conversation; committed after rendering, so the
-    # page is not rendered from objects the commit expired (a query per message).
-    jobs.commit()
-    return _vary(html)
+    # Opening the LINE tab read the conversation; the request's commit comes after
+    # rendering, so the page is not rendered from objects it expired (a query per message).
+    return _vary(render_template(template, **context))
