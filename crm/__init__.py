@@ -82,6 +82,8 @@ def register_blueprints(app):
     """Attach every domain's blueprint (importing its views registers the routes)."""
     import crm.bookings.views  # noqa: F401
     import crm.customers.views  # noqa: F401
+    import crm.customers.tag_views  # noqa: F401
+    import crm.customers.csv_views  # noqa: F401
     import crm.digests.views  # noqa: F401
     import crm.line_platform.views  # noqa: F401
     import crm.line_tab.views  # noqa: F401

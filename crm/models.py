@@ -1,5 +1,5 @@
 """Every model, imported in one place so metadata (and Alembic) sees them all."""
-from crm.customers.models import Customer  # noqa: F401
+from crm.customers.models import Customer, CustomerImport, CustomerTag, Tag  # noqa: F401
 from crm.line_tab.models import LineFriend  # noqa: F401
 from crm.shops.models import Shop  # noqa: F401
 from crm.staff.models import Staff  # noqa: F401
