@@ -307,6 +307,8 @@ def test_export_csv_with_bom_and_cp932_and_reimport(client, signed_in):
                            given_name_kana="ハナコ", phone="090-1111-2222", email="h@example.com",
                            birthday=date(1990, 1, 2), memo="=HYPERLINK(\"x\")")
     tags.add_tags(hanako, tags.get_or_create_tags(signed_in.id, ["VIP", "カラー"]))
+    page = client.get("/customers/export").get_data(as_text=True)
+    assert 'href="/customers/export.csv?encoding=cp932"' in page and 'href="/customers/export.xlsx"' in page
     response = client.get("/customers/export.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
