@@ -150,3 +150,18 @@ def has_tag_condition(shop_id: int, tag_id: int):
     return Customer.id.in_(
         sa.select(CustomerTag.customer_id).where(CustomerTag.shop_id == shop_id, CustomerTag.tag_id == tag_id)
     )
+
+
+def move_tags(keep: Customer, remove: Customer) -> None:
+    """On a merge: `keep` gets every tag of `remove` (once); 配信停止 of either stays (the customer asked)."""
+    have = set(db.session.scalars(sa.select(CustomerTag.tag_id).where(CustomerTag.customer_id == keep.id)))
+    moving = [t for t in db.session.scalars(
+        sa.select(CustomerTag.tag_id).where(CustomerTag.customer_id == remove.id)
+    ) if t not in have]
+    if moving:
+        db.session.execute(sa.insert(CustomerTag), [
+            {"customer_id": keep.id, "tag_id": tag_id, "shop_id": keep.shop_id} for tag_id in moving
+        ])
+    if remove.broadcast_opt_out and not keep.broadcast_opt_out:
+        keep.broadcast_opt_out, keep.broadcast_opt_out_at = True, remove.broadcast_opt_out_at
+    db.session.flush()

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from crm.customers.models import Customer
 from crm.customers.normalize import normalize_kana, normalize_name, normalize_phone
 from crm.customers.services import save_customer, set_phone
+from crm.customers.tags import move_tags
 from crm.database import utcnow
 from crm.extensions import db
 from crm.line_tab.models import LineFriend
@@ -287,4 +288,5 @@ def merge_customers(keep, remove):
 
 # Domains with rows that belong to a customer add a function (keep, remove) here,
 # so a merge moves them instead of deleting them with the removed record.
-MERGE_MOVERS = []
+# The ledger's own tags and 配信停止 are listed here (customers imports nothing above it).
+MERGE_MOVERS = [move_tags]

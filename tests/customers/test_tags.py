@@ -180,3 +180,22 @@ def test_english_labels(client, signed_in, english):
     client.post_form("/language", {"lang": "en"})
     html = client.get(f"/customers/{customer.id}").get_data(as_text=True)
     assert "Create and add" in html
+
+
+def test_a_merge_keeps_the_tags_and_opt_out_of_both(db, shop):
+    from crm.customers.services import delete_customer, set_opt_out
+    from crm.linking.services import merge_customers
+
+    s = shop[0]
+    keep, remove = make_customer(s, family_name="残す"), make_customer(s, family_name="消す")
+    vip, kids = tags.create_tag(s.id, "VIP"), tags.create_tag(s.id, "キッズ")
+    tags.add_tags(keep, [vip])
+    tags.add_tags(remove, [vip, kids])
+    set_opt_out(remove, True)
+    merge_customers(keep, remove)
+    assert {t.name for t in tags.tags_for_customers(s.id, [keep.id])[keep.id]} == {"VIP", "キッズ"}
+    assert keep.broadcast_opt_out and keep.broadcast_opt_out_at == remove.broadcast_opt_out_at
+    # deleting a customer takes its tags off, the tags stay
+    delete_customer(keep)
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(CustomerTag)) == 0
+    assert len(tags.shop_tags(s.id)) == 2
