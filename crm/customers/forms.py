@@ -6,6 +6,7 @@ from wtforms import BooleanField, DateField, EmailField, SelectField, StringFiel
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from crm.customers.normalize import InvalidPhone, normalize_kana, normalize_phone
+from crm.customers.tags import DEFAULT_COLOUR, PALETTE, clean_name, find_by_name
 from crm.forms import BaseForm
 
 
@@ -57,8 +58,6 @@ class TagForm(BaseForm):
     colour = SelectField(_l("色"), validators=[Optional()])
 
     def __init__(self, *args, shop_id=None, tag=None, **kwargs):
-        from crm.customers.tags import DEFAULT_COLOUR, PALETTE
-
         super().__init__(*args, **kwargs)
         self.colour.choices = [(key, label) for key, label in PALETTE.items()]
         if not self.colour.data or self.colour.data == "None":
@@ -66,8 +65,6 @@ class TagForm(BaseForm):
         self._shop_id, self._tag = shop_id, tag
 
     def validate_name(self, field):
-        from crm.customers.tags import clean_name, find_by_name
-
         if not clean_name(field.data):
             raise ValidationError(_l("タグ名を入力してください。"))
         same = find_by_name(self._shop_id, field.data)

@@ -5,11 +5,12 @@ from math import ceil
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 
+from crm import signals
 from crm.customers.models import Customer
 from crm.customers.normalize import normalize_kana, normalize_name, phone_search_digits
+from crm.customers.tags import has_tag_condition
 from crm.database import utcnow
 from crm.extensions import db
-from crm.line_tab.models import LineFriend
 
 
 def _order(sort, columns):
@@ -91,8 +92,6 @@ def search_customers(shop_id, query="", sort=DEFAULT_SORT, page=1, per_page=50, 
     if condition is not None:
         where.append(condition)
     if tag_id is not None:
-        from crm.customers.tags import has_tag_condition
-
         where.append(has_tag_condition(shop_id, tag_id))
         condition = sa.and_(*where[1:])
     total = db.session.execute(sa.select(sa.func.count()).select_from(Customer).where(*where)).scalar_one()
@@ -159,13 +158,9 @@ def save_customer(customer):
     return customer
 
 
-def delete_customer(customer):
+def delete_customer(customer: Customer) -> None:
     """Delete a customer; a linked LINE friend stays, unlinked, with everything it sent."""
-    db.session.execute(
-        sa.update(LineFriend)
-        .where(LineFriend.customer_id == customer.id, LineFriend.shop_id == customer.shop_id)
-        .values(customer_id=None, linked_at=None)
-    )
+    signals.customer_deleted.send(customer)
     db.session.delete(customer)
     db.session.flush()
 
@@ -180,8 +175,9 @@ def set_opt_out(customer: Customer, opted_out: bool) -> None:
     db.session.flush()
 
 
-def friend_of(customer):
-    """The LINE friend linked to this customer, or None."""
-    return db.session.scalars(
-        sa.select(LineFriend).where(LineFriend.customer_id == customer.id, LineFriend.shop_id == customer.shop_id)
-    ).first()
+def customers_by_id(shop_id, ids):
+    """{id: customer} for a set of ids of the shop, in one query."""
+    if not ids:
+        return {}
+    rows = db.session.scalars(sa.select(Customer).where(Customer.shop_id == shop_id, Customer.id.in_(ids))).all()
+    return {c.id: c for c in rows}

@@ -6,20 +6,12 @@ from flask_login import current_user, login_required
 from crm import jobs
 from crm.customers import blueprint, services, tags
 from crm.customers.forms import TagForm
+from crm.customers.info_tab import tags_context
 from crm.customers.models import Customer, Tag
 from crm.database import get_for_shop_or_404
 from crm.extensions import htmx
 from crm.staff.decorators import owner_required
 from crm.staff.forms import ConfirmForm
-
-
-def tags_context(customer, new_form=None):
-    """What customers/_tags.html needs: the customer's tags, the shop's others, the new-tag form."""
-    mine = tags.tags_for_customers(customer.shop_id, [customer.id]).get(customer.id, [])
-    have = {t.id for t in mine}
-    others = [t for t in tags.shop_tags(customer.shop_id) if t.id not in have]
-    return dict(customer=customer, customer_tags=mine, other_tags=others,
-                new_tag_form=new_form or TagForm(shop_id=customer.shop_id, formdata=None))
 
 
 def _tags_response(customer, new_form=None, status=200):

@@ -11,7 +11,14 @@ from flask_login import current_user, login_required
 from crm.database import utcnow
 from crm.digests import blueprint, connections, line_notify
 from crm.digests.models import Notification
-from crm.digests.render import entry_endpoint, entry_name, local_time, summary, title, waited
+from crm.digests.render import (
+    entry_endpoint,
+    entry_name,
+    local_time,
+    summary,
+    title,
+    waited,
+)
 from crm.extensions import csrf, db, limiter
 from crm.staff.forms import ConfirmForm
 
@@ -118,7 +125,7 @@ _CODE_IN_TEXT = re.compile(r"[A-Za-z0-9]{4}[\s-]?[A-Za-z0-9]{4}")
 @limiter.exempt
 def notify_webhook():
     """The notification bot's webhook: a staff member sends their one-time code to connect their LINE."""
-    from crm.line_platform.webhook import signature_is_valid
+    from crm.line_platform.deliveries import signature_is_valid
 
     if not line_notify.configured():
         abort(404)

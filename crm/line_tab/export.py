@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
+from crm.conversations.models import Direction, LineFriend, LineMessage
 from crm.customers.models import Customer
 from crm.extensions import db
-from crm.line_tab.models import Direction, LineFriend, LineMessage
 from crm.urls import external_url
 
 BATCH = 1000
