@@ -22,7 +22,9 @@ import crm.bookings.tabs  # noqa: F401  (registers the 予約 tab)
 import crm.bookings.views  # noqa: F401
 import crm.conversations.friends  # noqa: F401  (signal receivers)
 import crm.conversations.record  # noqa: F401  (the linked friend on every tab)
+import crm.customers.csv_views  # noqa: F401
 import crm.customers.info_tab  # noqa: F401  (registers the 顧客情報 tab)
+import crm.customers.tag_views  # noqa: F401
 import crm.customers.views  # noqa: F401
 import crm.digests.views  # noqa: F401
 import crm.line_platform.views  # noqa: F401

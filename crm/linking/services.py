@@ -24,6 +24,7 @@ from crm.customers.normalize import (
     normalize_phone,
 )
 from crm.customers.services import save_customer, set_phone
+from crm.customers.tags import move_tags
 from crm.database import utcnow
 from crm.errors import UserError
 from crm.extensions import db
@@ -296,4 +297,5 @@ def merge_customers(keep, remove):
 
 # Domains with rows that belong to a customer add a function (keep, remove) here,
 # so a merge moves them instead of deleting them with the removed record.
-MERGE_MOVERS = []
+# The ledger's own tags and 配信停止 are listed here (customers imports nothing above it).
+MERGE_MOVERS = [move_tags]
