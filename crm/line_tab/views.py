@@ -18,8 +18,8 @@ from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
 from crm.line_platform.sending import NotResendable, SendRefused, queue_text, resend
 from crm.line_tab import blueprint, export
-from crm.line_tab.scheduling import ScheduleError, local_to_utc
 from crm.line_tab.tabs import line_tab_context
+from crm.line_tab.times import ScheduleError, local_to_utc
 
 
 def _linked(customer_id):
