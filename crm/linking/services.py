@@ -206,9 +206,14 @@ def create_customer_for(friend, family_name, given_name="", phone="", kana=""):
     return customer
 
 
-def resolve_request(request, customer, by):
+def resolve_request(request: LinkRequest, customer: Customer | None, by) -> Customer:
     """The owner answers a link request: link to this customer, or to a new one (customer None)."""
+    from crm.linking.strays import free_stray
+
     friend = db.session.get(LineFriend, request.friend_id)
+    if customer is None:
+        # A booking already made a record for these details: that one, not a third.
+        customer = free_stray(request)
     if customer is None:
         phone = normalize_phone(request.phone)
         customer = _create_customer(request.shop_id, Typed(request.family_name, request.given_name, request.phone, request.kana), phone)
@@ -222,12 +227,16 @@ def resolve_request(request, customer, by):
 
 
 def _close_requests(friend, customer):
+    from crm.linking.strays import settle_strays
+
     for request in db.session.scalars(
         sa.select(LinkRequest).where(LinkRequest.friend_id == friend.id, LinkRequest.status == RequestStatus.PENDING)
-    ):
+    ).all():
         request.status = RequestStatus.RESOLVED
         request.resolved_customer_id = customer.id
         request.resolved_at = utcnow()
+        # What the waiting request made (a booking's own record) now belongs to the answer.
+        settle_strays(request, customer)
 
 
 def unlink(friend):
@@ -273,6 +282,13 @@ def merge_customers(keep, remove):
     if remove.memo:
         keep.memo = "\n".join(part for part in (keep.memo, remove.memo) if part)
     keep.refresh_match_keys()
+    move_and_delete(keep, remove)
+    return keep
+
+
+def move_and_delete(keep: Customer, remove: Customer) -> None:
+    """Move every row that belongs to `remove` (bookings, the LINE link, requests) to `keep`, then delete it."""
+    remove_friend = _linked_friend_id(remove)
     for mover in MERGE_MOVERS:
         mover(keep, remove)
     if remove_friend:
@@ -282,7 +298,6 @@ def merge_customers(keep, remove):
     )
     db.session.delete(remove)
     db.session.flush()
-    return keep
 
 
 # Domains with rows that belong to a customer add a function (keep, remove) here,

@@ -14,6 +14,7 @@ from crm.line_tab.models import LineFriend
 from crm.linking import blueprint, notify, services, tokens
 from crm.linking.forms import LinkForm, LinkingSettingsForm, NewCustomerForm
 from crm.linking.models import LinkRequest, RequestStatus
+from crm.linking.strays import made_customers
 from crm.staff.decorators import owner_required
 from crm.staff.forms import ConfirmForm
 
@@ -118,8 +119,14 @@ def resolve(request_id):
         flash(str(exc) or _("連携できませんでした。"), "error")
         return redirect(url_for("line_platform.unlinked_friends"))
     notify.confirm_linked(db.session.get(LineFriend, link_request.friend_id), customer)
+    kept = [c for c in made_customers(link_request) if c.id != customer.id]
     jobs.commit()
     flash(_("連携依頼を処理しました。"), "success")
+    if kept:
+        # The booking moved, but the record it made has its own history: offer the merge now.
+        flash(_("%(other)s 様の記録には他の履歴があるため残しました。同じ方なら統合してください。",
+                other=kept[0].full_name), "info")
+        return redirect(url_for("linking.merge", customer_id=customer.id, q=kept[0].full_name))
     return redirect(url_for("customers.show", customer_id=customer.id))
 
 

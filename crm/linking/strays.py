@@ -1,0 +1,88 @@
+"""Records a booking made while its LINE link request waited, and what happens to them when it is answered.
+
+A friend signed in with LINE Login books as 鈴木 花 with the phone of 鈴木 恵子:
+the link waits for the owner, and the booking is kept on a record made for
+the typed details, as the page without LINE would.  When the owner answers,
+what the request made (that friend's bookings) moves to the chosen customer,
+and the record is removed through the merge service if nothing else of its
+own is left.  A record with its own history is never deleted; the owner is
+offered the merge instead.  Services flush; the request commits.
+"""
+import sqlalchemy as sa
+
+from crm.customers.models import Customer
+from crm.extensions import db
+from crm.linking.models import LinkRequest
+
+
+def note_made_customer(request: LinkRequest, customer: Customer) -> None:
+    """Remember that a booking made `customer` while `request` waited."""
+    if customer.id not in (request.made_customer_ids or []):
+        request.made_customer_ids = [*(request.made_customer_ids or []), customer.id]  # a new list: JSON change tracked
+        db.session.flush()
+
+
+def made_customers(request: LinkRequest) -> list[Customer]:
+    """The records the request's bookings made that still exist, oldest first."""
+    ids = request.made_customer_ids or []
+    if not ids:
+        return []
+    return db.session.scalars(
+        sa.select(Customer).where(Customer.id.in_(ids), Customer.shop_id == request.shop_id).order_by(Customer.id)
+    ).all()
+
+
+def free_stray(request: LinkRequest) -> Customer | None:
+    """A record the request's booking made that no LINE friend holds yet (for 「新しい顧客として登録」)."""
+    from crm.line_tab.models import LineFriend
+
+    for customer in made_customers(request):
+        held = db.session.scalar(sa.select(LineFriend.id).where(LineFriend.customer_id == customer.id))
+        if held is None:
+            return customer
+    return None
+
+
+def _move_friends_bookings(request, stray, customer):
+    from crm.bookings.models import Booking
+
+    db.session.execute(
+        sa.update(Booking)
+        .where(Booking.customer_id == stray.id, Booking.friend_id == request.friend_id,
+               Booking.shop_id == request.shop_id)
+        .values(customer_id=customer.id)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def has_own_history(customer: Customer) -> bool:
+    """Anything at all points at the record (any table's foreign key), or the owner wrote in it."""
+    if customer.memo or customer.email or customer.birthday:
+        return True
+    column = Customer.__table__.c.id
+    for table in db.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column is column:
+                found = db.session.scalar(sa.select(sa.literal(1)).select_from(table)
+                                          .where(fk.parent == customer.id).limit(1))
+                if found:
+                    return True
+    return False
+
+
+def settle_strays(request: LinkRequest, customer: Customer) -> list[Customer]:
+    """Move what the request made to `customer`; remove the records left empty. Returns the ones kept."""
+    from crm.linking.services import move_and_delete
+
+    kept = []
+    for stray in made_customers(request):
+        if stray.id == customer.id:
+            continue
+        _move_friends_bookings(request, stray, customer)
+        if has_own_history(stray):
+            kept.append(stray)
+        else:
+            move_and_delete(customer, stray)  # the merge service: nothing it could hold is dropped
+    request.made_customer_ids = [c.id for c in kept] + ([customer.id] if customer.id in (request.made_customer_ids or []) else [])
+    db.session.flush()
+    return kept
