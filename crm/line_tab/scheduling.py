@@ -293,16 +293,40 @@ def tick_seconds(app):
     return float(app.config.get("LINE_TICK_SECONDS") or os.environ.get("LINE_TICK_SECONDS", "5"))
 
 
+DIGEST_TICK = "crm.digests.tasks.tick_job"
+
+
+class Ticker:
+    """The in-process stand-in for rq's cron: tick() every few seconds, the digest tick once a minute."""
+
+    def __init__(self, app, interval):
+        self.line = jobs.Repeating(app, "crm.line_tab.scheduling.tick", interval, name="crm-line-ticker")
+        # Checked as often as the tick, run once per minute as the cron's "* * * * *"; the
+        # digest_runs/digest_sends unique rows make a second process's run send nothing.
+        self.digests = jobs.Repeating(app, DIGEST_TICK, interval, name="crm-digest-ticker", per_minute=True)
+        self.stopped = self.line.stopped
+
+    def start(self):
+        self.line.start()
+        self.digests.start()
+        return self
+
+    def stop(self):
+        self.digests.stopped.set()
+        self.line.stop()
+        self.digests.stop()
+
+
 def start_ticker(app, interval=None):
-    """Run tick() every few seconds in a daemon thread of this process; returns it (``.stop()``)."""
-    return jobs.Repeating(app, "crm.line_tab.scheduling.tick", interval or tick_seconds(app) or 5,
-                          name="crm-line-ticker").start()
+    """Run tick() every few seconds and the digest tick every minute in daemon threads; returns them (``.stop()``)."""
+    return Ticker(app, interval or tick_seconds(app) or 5).start()
 
 
 def init_ticker(app):
     """With in-process jobs (no Redis; not in tests), start the ticker with the server's first request.
 
-    Several web processes each tick: harmless, the tick is idempotent.
+    It runs the same periodic jobs as `flask crm cron`: `tick` and the digest tick.
+    Several web processes each tick: harmless, both are idempotent (the database decides).
     """
     if app.testing or app.config.get("JOBS_MODE") != "thread" or not tick_seconds(app):
         return
