@@ -15,6 +15,7 @@ from crm.linking import blueprint, notify, services, tokens
 from crm.linking.forms import LinkForm, LinkingSettingsForm, NewCustomerForm
 from crm.linking.models import LinkRequest, RequestStatus
 from crm.linking.strays import made_customers
+from crm.shops.models import Shop
 from crm.staff.decorators import owner_required
 from crm.staff.forms import ConfirmForm
 
@@ -37,6 +38,7 @@ def form(token):
     ).first()
     if friend is None:
         return render_template("linking/link_invalid.html", reason="forged"), 400
+    shop = db.session.get(Shop, friend.shop_id)  # the customer sees the salon's name, not 顧客台帳
     form = LinkForm()
     if form.validate_on_submit():
         typed = services.Typed(form.family_name.data, form.given_name.data, form.phone.data)
@@ -56,8 +58,8 @@ def form(token):
             elif result.outcome == services.Outcome.PENDING:
                 notify.confirm_pending(friend)
             jobs.commit()
-            return render_template("linking/link_done.html", outcome=result.outcome.value)
-    return render_template("linking/link_form.html", form=form, friend=friend)
+            return render_template("linking/link_done.html", outcome=result.outcome.value, shop=shop)
+    return render_template("linking/link_form.html", form=form, friend=friend, shop=shop)
 
 
 @blueprint.post("/line/friends/<int:friend_id>/link")
