@@ -28,13 +28,13 @@ def line_tab_enabled():
     return g.line_tab_enabled
 
 
-def line_unread():
-    """The yellow bar's numbers for the signed-in shop."""
+def line_unread(viewing=None):
+    """The yellow bar's numbers for the signed-in shop, leaving out the conversation on screen."""
     from flask_login import current_user
 
     from crm.line_tab.conversation import unread_summary
 
-    return unread_summary(current_user.shop_id)
+    return unread_summary(current_user.shop_id, except_friend_id=viewing)
 
 
 def register(app):
