@@ -290,7 +290,8 @@ def register_cron(scheduler, queue_name=None, interval=60):
 
 def tick_seconds(app):
     """LINE_TICK_SECONDS: the in-process ticker's period (5 s by default; 0 turns it off)."""
-    return float(app.config.get("LINE_TICK_SECONDS") or os.environ.get("LINE_TICK_SECONDS", "5"))
+    configured = app.config.get("LINE_TICK_SECONDS")
+    return float(configured if configured is not None else os.environ.get("LINE_TICK_SECONDS", "5"))
 
 
 DIGEST_TICK = "crm.digests.tasks.tick_job"

@@ -61,3 +61,9 @@ def test_the_started_ticker_checks_digests_each_minute_beside_the_line_tick(app,
         ticker.stop()
     assert calls.count(scheduling.DIGEST_TICK) == 2
     assert calls.count("crm.line_tab.scheduling.tick") >= 5
+
+
+def test_line_tick_seconds_zero_turns_the_ticker_off(app, monkeypatch):
+    monkeypatch.setitem(app.config, "LINE_TICK_SECONDS", 0)
+    monkeypatch.setenv("LINE_TICK_SECONDS", "5")
+    assert scheduling.tick_seconds(app) == 0  # the configured 0 wins over the environment's default
