@@ -92,9 +92,9 @@ class Sandbox:
 
 def build_world(app, sandbox, shops, staff_per_shop, rng):
     """Shops, staff with connected LINE users, unread conversations (bulk inserts)."""
+    from crm.conversations.models import LineFriend
     from crm.customers.models import Customer
     from crm.digests.models import NotificationSettings
-    from crm.line_tab.models import LineFriend
     from crm.shops.models import LineChannel, Plan, Shop
     from crm.staff.models import LineSendMode, Role, Staff
     from crm.staff.passwords import hash_password

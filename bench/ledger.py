@@ -30,19 +30,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import jaconv  # noqa: E402
-from _docs import write_section  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from _docs import write_section  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 
 from crm import create_app  # noqa: E402
 from crm.config import TestingConfig  # noqa: E402
+from crm.conversations.models import LineFriend  # noqa: E402
 from crm.customers.models import Customer  # noqa: E402
 from crm.customers.normalize import normalize_phone  # noqa: E402
 from crm.customers.services import set_phone  # noqa: E402
 from crm.extensions import db  # noqa: E402
-from crm.line_tab.models import LineFriend  # noqa: E402
 from crm.shops.models import Plan  # noqa: E402
-from crm.shops.services import create_shop  # noqa: E402
+from crm.staff.onboarding import create_shop  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/crm_bench"
 DOCS = ROOT / "docs" / "benchmarks.md"

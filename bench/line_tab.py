@@ -22,16 +22,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import ledger  # noqa: E402  (database, app and docs helpers)
 import sqlalchemy as sa  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 
-import ledger  # noqa: E402  (database, app and docs helpers)
+from crm.conversations.models import (  # noqa: E402
+    Direction,
+    LineFriend,
+    LineMessage,
+    SendStatus,
+)
 from crm.customers.models import Customer  # noqa: E402
 from crm.extensions import db  # noqa: E402
-from crm.line_tab.models import Direction, LineFriend, LineMessage, SendStatus  # noqa: E402
 from crm.shops.models import Plan  # noqa: E402
-from crm.shops.services import create_shop  # noqa: E402
 from crm.staff.models import LineSendMode, Role  # noqa: E402
+from crm.staff.onboarding import create_shop  # noqa: E402
 from crm.staff.services import create_staff  # noqa: E402
 
 SECTION = "## LINE tab with a long history"

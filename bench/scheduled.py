@@ -39,18 +39,18 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from _docs import write_section  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from redis import Redis  # noqa: E402
 
-from _docs import write_section  # noqa: E402
 from crm import create_app, jobs  # noqa: E402
 from crm.config import ProductionConfig  # noqa: E402
+from crm.conversations.models import LineFriend, LineMessage  # noqa: E402
 from crm.extensions import db  # noqa: E402
 from crm.line_platform.services import channel_for_shop, save_channel  # noqa: E402
 from crm.line_tab import scheduling  # noqa: E402
-from crm.line_tab.models import LineFriend, LineMessage  # noqa: E402
 from crm.shops.models import Plan  # noqa: E402
-from crm.shops.services import create_shop  # noqa: E402
+from crm.staff.onboarding import create_shop  # noqa: E402
 from line_sandbox.schema import spec_dir  # noqa: E402
 
 DB_NAME = "crm_bench_scheduled"

@@ -44,8 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-from _docs import write_section  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from _docs import write_section  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from redis import Redis  # noqa: E402
 
@@ -54,7 +54,7 @@ from crm.config import ProductionConfig  # noqa: E402
 from crm.extensions import db  # noqa: E402
 from crm.line_platform.services import channel_for_shop, save_channel  # noqa: E402
 from crm.shops.models import Plan  # noqa: E402
-from crm.shops.services import create_shop  # noqa: E402
+from crm.staff.onboarding import create_shop  # noqa: E402
 
 DB_NAME = "crm_bench_webhook"
 SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"

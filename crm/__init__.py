@@ -1,14 +1,60 @@
-"""Application factory for the salon customer ledger."""
-from flask import Flask, flash, has_request_context, redirect, render_template, request, session, url_for
+"""Application factory for the salon customer ledger.
+
+The one module that imports every domain: it assembles them (blueprints, the
+tabs and signal receivers they register) into an app.
+"""
+from flask import (
+    Flask,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+import crm.bookings.receivers  # noqa: F401  (signal receivers)
+import crm.bookings.tabs  # noqa: F401  (registers the 予約 tab)
+import crm.bookings.views  # noqa: F401
+import crm.conversations.friends  # noqa: F401  (signal receivers)
+import crm.conversations.record  # noqa: F401  (the linked friend on every tab)
+import crm.customers.info_tab  # noqa: F401  (registers the 顧客情報 tab)
+import crm.customers.views  # noqa: F401
+import crm.digests.views  # noqa: F401
+import crm.line_platform.views  # noqa: F401
+import crm.line_tab.drafts_views  # noqa: F401
+import crm.line_tab.friends_views  # noqa: F401
+import crm.line_tab.nav  # noqa: F401  (template globals of the navigation)
+import crm.line_tab.tabs  # noqa: F401  (registers the LINE tab)
+import crm.line_tab.views  # noqa: F401
+import crm.linking.receivers  # noqa: F401  (signal receivers)
+import crm.linking.views  # noqa: F401
+import crm.models  # noqa: F401  (registers every table on the metadata)
+import crm.staff.views  # noqa: F401
+from crm import formatting
+from crm.assets import blueprint as assets_bp
+from crm.bookings import blueprint as bookings_bp
+from crm.commands import crm_cli
 from crm.config import PACKAGE_DIR, config_from_env
-from crm.observability import configure_logging
-from crm.startup import check_settings, prepare_data_dir
+from crm.customers import blueprint as customers_bp
+from crm.digests import blueprint as digests_bp
 from crm.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from crm.health import blueprint as health_bp
+from crm.line_platform import blueprint as line_platform_bp
+from crm.line_platform.ingress import WebhookIngress
+from crm.line_tab import blueprint as line_tab_bp
+from crm.linking import blueprint as linking_bp
+from crm.observability import RequestIdMiddleware, configure_logging, proxy_fix
+from crm.plans import gate as plan_gate
+from crm.plans.views import blueprint as plans_bp
 from crm.security import register_security
+from crm.staff import blueprint as staff_bp
+from crm.staff.services import load_user_from_session_id
+from crm.startup import check_settings, prepare_data_dir
 
 
 def create_app(config=None):
@@ -49,8 +95,6 @@ def _select_timezone():
 
 def register_extensions(app):
     """Bind the unbound extensions of crm.extensions."""
-    import crm.models  # noqa: F401  (registers every table on the metadata)
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
@@ -63,8 +107,6 @@ def register_extensions(app):
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     htmx.init_app(app)
     limiter.init_app(app)
-
-    from crm.staff.services import load_user_from_session_id
 
     login_manager.user_loader(load_user_from_session_id)
 
@@ -80,26 +122,6 @@ def register_extensions(app):
 
 def register_blueprints(app):
     """Attach every domain's blueprint (importing its views registers the routes)."""
-    import crm.bookings.views  # noqa: F401
-    import crm.customers.views  # noqa: F401
-    import crm.digests.views  # noqa: F401
-    import crm.line_platform.views  # noqa: F401
-    import crm.line_tab.views  # noqa: F401
-    import crm.line_tab.drafts_views  # noqa: F401
-    import crm.linking.views  # noqa: F401
-    import crm.staff.views  # noqa: F401
-    from crm.assets import blueprint as assets_bp
-    from crm.bookings import blueprint as bookings_bp
-    from crm.health import blueprint as health_bp
-    from crm.customers import blueprint as customers_bp
-    from crm.digests import blueprint as digests_bp
-    from crm.line_platform import blueprint as line_platform_bp
-    from crm.line_tab import blueprint as line_tab_bp
-    from crm.linking import blueprint as linking_bp
-    from crm.plans import gate as plan_gate
-    from crm.plans.views import blueprint as plans_bp
-    from crm.staff import blueprint as staff_bp
-
     app.register_blueprint(assets_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(staff_bp)
@@ -121,9 +143,6 @@ def register_blueprints(app):
 
 def register_middleware(app):
     """WSGI layers in front of Flask: LINE's webhook is answered before the app's request machinery."""
-    from crm.line_platform.ingress import WebhookIngress
-    from crm.observability import RequestIdMiddleware, proxy_fix
-
     app.wsgi_app = WebhookIngress(app, app.wsgi_app)
     # Outside the webhook too, so its log lines carry the request id and it sees the client's address.
     app.wsgi_app = RequestIdMiddleware(app.wsgi_app)
@@ -158,13 +177,9 @@ def register_errorhandlers(app):
 
 def register_template_helpers(app):
     """Jinja filters and globals used by every template."""
-    from crm import formatting
-
     formatting.register(app)
 
 
 def register_commands(app):
     """Operator commands under `flask crm ...`."""
-    from crm.commands import crm_cli
-
     app.cli.add_command(crm_cli)

@@ -30,7 +30,7 @@ def create_shop_command(name, owner_email, owner_password, owner_name, plan, tim
     from flask import url_for
 
     from crm.line_platform.services import channel_for_shop, save_channel
-    from crm.shops.services import create_shop
+    from crm.staff.onboarding import create_shop
     from crm.staff.services import StaffError
 
     if len(owner_password) < MIN_PASSWORD_LENGTH:
@@ -97,7 +97,7 @@ def seed_demo_command(customers, sandbox_url, public_url):
 def sweep_command():
     """Re-enqueue webhook events and outgoing messages whose jobs were lost; run every minute."""
     from crm import jobs
-    from crm.line_platform.events import sweep_unprocessed
+    from crm.line_platform.drain import sweep_unprocessed
     from crm.line_platform.sending import sweep_outgoing
 
     events = sweep_unprocessed()
@@ -150,9 +150,9 @@ def set_plan_command(shop_id, plan, until):
     """Change a shop's plan; losing the LINE tab holds its scheduled messages (保留). Prints JSON."""
     from datetime import date
 
-    from crm.plans import line_tab_available
     from crm.plans.services import PlanError, end_of_day, set_plan
     from crm.shops.models import Shop
+    from crm.shops.plans import line_tab_available
 
     shop = db.session.get(Shop, shop_id)
     if shop is None:

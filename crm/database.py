@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -137,3 +138,26 @@ def get_for_shop_or_404(model, object_id, shop_id=None):
     if obj is None:
         abort(404)
     return obj
+
+
+def skip_locked(stmt: sa.Select) -> sa.Select:
+    """SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL, so workers share rows without waiting.
+
+    SQLite has no row locks (its write transactions are serial), so the
+    statement runs as it is there.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=True)
+    return stmt
+
+
+def insert_ignoring(target: object, index_elements: list[str]) -> sa.Insert:
+    """INSERT ... ON CONFLICT (index_elements) DO NOTHING, in the session's dialect."""
+    name = db.session.get_bind().dialect.name
+    if name == "postgresql":
+        insert = postgresql.insert
+    elif name == "sqlite":
+        insert = sqlite.insert
+    else:
+        raise NotImplementedError(name)
+    return insert(target).on_conflict_do_nothing(index_elements=index_elements)

@@ -4,15 +4,15 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
+from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.customers.normalize import normalize_phone
 from crm.customers.services import set_phone
 from crm.database import utcnow
 from crm.extensions import db
-from crm.line_tab.models import LineFriend
 from crm.shops.models import Plan
-from crm.shops.services import create_shop
 from crm.staff.models import LineSendMode, Role, Staff
+from crm.staff.onboarding import create_shop
 from crm.staff.services import create_staff
 
 DEMO_OWNER_EMAIL = "owner@demo-salon.example"

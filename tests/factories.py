@@ -1,14 +1,14 @@
 """Factories for test rows; they go through the services so match keys are real."""
 import itertools
 
+from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.customers.normalize import normalize_phone
 from crm.customers.services import save_customer, set_phone
 from crm.extensions import db
-from crm.line_tab.models import LineFriend
 from crm.shops.models import Plan
-from crm.shops.services import create_shop
 from crm.staff.models import LineSendMode, Role
+from crm.staff.onboarding import create_shop
 from crm.staff.services import create_staff
 
 PASSWORD = "correct-horse-battery"

@@ -3,9 +3,9 @@ import json
 
 import sqlalchemy as sa
 
+from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.extensions import db as _db
-from crm.line_tab.models import LineFriend
 from crm.shops.models import Plan, Shop
 from crm.staff.models import Role, Staff
 

@@ -3,13 +3,13 @@ import pytest
 import sqlalchemy as sa
 
 from crm.bookings.models import Booking, BookingStatus, Service
+from crm.conversations.models import Direction, LineMessage
 from crm.customers.models import Customer
 from crm.extensions import db as _db
-from crm.line_tab.drafts import DraftStatus, LineDraft
-from crm.line_tab.models import Direction, LineMessage
+from crm.line_tab.models import DraftStatus, LineDraft
 from crm.linking.models import LinkRequest, RequestReason, RequestStatus
 from crm.staff.models import Staff
-from tests.bookings.helpers import bookable_shop, book
+from tests.bookings.helpers import book, bookable_shop
 from tests.factories import make_customer, make_friend, make_shop, make_staff
 
 # Values for URL arguments that are not ids.

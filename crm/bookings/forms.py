@@ -3,8 +3,24 @@ from datetime import time
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from crm.bookings.models import SLOT_MINUTES
 from crm.customers.normalize import InvalidPhone, normalize_kana, normalize_phone

@@ -3,20 +3,29 @@ import logging
 import time as clock
 from datetime import date, datetime
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from crm import jobs
 from crm.bookings import blueprint, services, slots
 from crm.bookings.forms import BookingForm
 from crm.bookings.models import Booking
+from crm.conversations.models import LineFriend
 from crm.customers.normalize import InvalidPhone
 from crm.extensions import db, limiter
 from crm.line_login import flow
 from crm.line_login.client import LoginFailed
 from crm.line_platform.services import channel_for_shop
 from crm.urls import external_url
-from crm.line_tab.models import LineFriend
 
 log = logging.getLogger(__name__)
 

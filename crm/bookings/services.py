@@ -20,12 +20,12 @@ from crm.bookings.models import (
     Closure,
     Service,
 )
+from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.customers.normalize import normalize_kana, normalize_name, normalize_phone
 from crm.customers.services import save_customer, set_phone
 from crm.database import utcnow
 from crm.extensions import db
-from crm.line_tab.models import LineFriend
 from crm.linking.services import MERGE_MOVERS, Outcome, Typed, match_and_link
 from crm.linking.strays import note_made_customer
 from crm.shops.models import Shop

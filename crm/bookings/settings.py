@@ -9,8 +9,8 @@ from crm.bookings.models import Service
 from crm.database import get_for_shop_or_404
 from crm.extensions import db
 from crm.line_platform.services import channel_for_shop
-from crm.urls import external_url
 from crm.staff.decorators import owner_required
+from crm.urls import external_url
 
 
 def _render_settings(hours_form=None, closure_form=None, login_form=None, status=200):

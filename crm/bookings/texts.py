@@ -37,7 +37,9 @@ def confirmation_text(booking, shop):
 
 def upcoming_message(customer, now=None):
     """The reply to 「予約を確認する」: the customer's upcoming bookings, or how to book."""
-    from crm.bookings.services import upcoming_for_customer  # services sends these texts
+    from crm.bookings.services import (
+        upcoming_for_customer,  # services sends these texts
+    )
 
     shop = db.session.get(Shop, customer.shop_id)
     upcoming = upcoming_for_customer(customer, now)

@@ -5,13 +5,17 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from crm.bookings import blueprint, services, slots
+from crm.bookings import (  # noqa: F401,E402  (their routes are on the same blueprint)
+    blueprint,
+    public,
+    services,
+    settings,
+    slots,
+)
 from crm.bookings.models import Booking
 from crm.database import get_for_shop_or_404
 from crm.extensions import db
 from crm.staff.forms import ConfirmForm
-
-from crm.bookings import public, settings  # noqa: F401,E402  (their routes are on the same blueprint)
 
 
 def _safe_back(target, fallback):

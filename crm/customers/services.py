@@ -5,10 +5,10 @@ from math import ceil
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 
+from crm import signals
 from crm.customers.models import Customer
 from crm.customers.normalize import normalize_kana, normalize_name, phone_search_digits
 from crm.extensions import db
-from crm.line_tab.models import LineFriend
 
 
 def _order(sort, columns):
@@ -158,19 +158,16 @@ def save_customer(customer):
     return customer
 
 
-def delete_customer(customer):
+def delete_customer(customer: Customer) -> None:
     """Delete a customer; a linked LINE friend stays, unlinked, with everything it sent."""
-    db.session.execute(
-        sa.update(LineFriend)
-        .where(LineFriend.customer_id == customer.id, LineFriend.shop_id == customer.shop_id)
-        .values(customer_id=None, linked_at=None)
-    )
+    signals.customer_deleted.send(customer)
     db.session.delete(customer)
     db.session.flush()
 
 
-def friend_of(customer):
-    """The LINE friend linked to this customer, or None."""
-    return db.session.scalars(
-        sa.select(LineFriend).where(LineFriend.customer_id == customer.id, LineFriend.shop_id == customer.shop_id)
-    ).first()
+def customers_by_id(shop_id, ids):
+    """{id: customer} for a set of ids of the shop, in one query."""
+    if not ids:
+        return {}
+    rows = db.session.scalars(sa.select(Customer).where(Customer.shop_id == shop_id, Customer.id.in_(ids))).all()
+    return {c.id: c for c in rows}

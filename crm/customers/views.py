@@ -1,18 +1,23 @@
 """Ledger pages: list and search, detail tabs, add, edit, delete."""
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from crm import jobs
-from crm.customers import blueprint, services
+from crm.customers import blueprint, services, tabs
 from crm.customers.forms import CustomerForm
 from crm.customers.models import Customer
 from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
-from crm.plans import require_line_tab
 from crm.staff.forms import ConfirmForm
-
-TABS = ("info", "line", "bookings")
 
 
 def _vary(response):
@@ -117,24 +122,9 @@ def delete(customer_id):
 @blueprint.get("/<int:customer_id>/<tab>")
 @login_required
 def show(customer_id, tab):
-    """A customer's record with the tabs 顧客情報, LINE and 予約."""
-    if tab not in TABS:
-        abort(404)
+    """A customer's record with the tabs the domains registered (顧客情報, LINE, 予約)."""
     customer = get_for_shop_or_404(Customer, customer_id)
-    friend = services.friend_of(customer)
-    if tab == "line" and friend is None:
-        abort(404)  # the LINE tab exists only for customers linked to a LINE friend
-    if tab == "line":
-        require_line_tab()
-        from crm.line_tab.views import line_tab_context
-
-        context = line_tab_context(customer, friend)
-    else:
-        context = dict(customer=customer, friend=friend, tab=tab, delete_form=ConfirmForm())
-        if tab == "bookings":
-            from crm.bookings.services import customer_bookings
-
-            context["bookings"] = customer_bookings(customer)
+    context = tabs.page_context(customer, tab)
     template = "customers/_tabs.html" if htmx and htmx.target == "customer-tabs" else "customers/show.html"
     html = render_template(template, **context)
     # Opening the LINE tab read the conversation; committed after rendering, so the

@@ -10,7 +10,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from crm.digests.models import ChannelStatus, DigestSend, Notification, NotificationSettings, SendStatus
+from crm.digests.models import (
+    ChannelStatus,
+    DigestSend,
+    Notification,
+    NotificationSettings,
+    SendStatus,
+)
 from crm.digests.services import catch_up_window
 from crm.extensions import db
 from crm.staff.models import Staff

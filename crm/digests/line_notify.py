@@ -12,7 +12,12 @@ import zlib
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from linebot.v3.messaging import ApiException, PushMessageRequest, ReplyMessageRequest, RichMenuRequest
+from linebot.v3.messaging import (
+    ApiException,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    RichMenuRequest,
+)
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from crm.extensions import db

@@ -24,7 +24,7 @@ def entry_endpoint(entry):
     """(endpoint, values) of a digest entry: the customer's LINE tab, or the unlinked friend's page."""
     if entry.get("customer_id"):
         return "customers.show", {"customer_id": entry["customer_id"], "tab": "line"}
-    return "line_platform.friend", {"friend_id": entry["friend_id"]}
+    return "line_tab.friend", {"friend_id": entry["friend_id"]}
 
 
 def entry_name(entry):

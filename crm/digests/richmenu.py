@@ -13,8 +13,8 @@ from crm.database import utcnow
 from crm.digests import line_notify
 from crm.digests.models import NotificationSettings
 from crm.extensions import db
-from crm.plans import line_tab_clause
 from crm.shops.models import Shop
+from crm.shops.plans import line_tab_clause
 from crm.staff.models import Staff
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def desired_variants(now, shop_ids=None):
     """[(staff_id, line_user_id, current variant, wanted variant)] of connected staff."""
-    from crm.line_tab.models import LineFriend
+    from crm.conversations.models import LineFriend
 
     has_unread = sa.exists().where(LineFriend.shop_id == Staff.shop_id, LineFriend.unread_since.is_not(None))
     wanted = sa.case((sa.and_(Staff.active.is_(True), line_tab_clause(now), has_unread), line_notify.UNREAD),

@@ -29,9 +29,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 
-from crm.database import utcnow
+from crm.database import insert_ignoring, utcnow
 from crm.digests.models import (
     ChannelStatus,
     DigestRun,
@@ -42,8 +41,9 @@ from crm.digests.models import (
     SendStatus,
 )
 from crm.extensions import db
-from crm.plans import line_tab_clause
+from crm.line_tab.held import hold_lapsed
 from crm.shops.models import Shop
+from crm.shops.plans import line_tab_clause
 from crm.staff.models import Staff
 
 log = logging.getLogger(__name__)
@@ -103,15 +103,6 @@ def recent_slots(tz_name, now):
 
 # -- SQL helpers ---------------------------------------------------------------------------
 
-def _insert(model):
-    name = db.session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(model)
-    if name == "sqlite":
-        return sqlite.insert(model)
-    raise NotImplementedError(name)
-
-
 def _undecided_shops(tz_name, slot, now):
     """Shops of this timezone that may use the LINE tab and whose slot nobody decided yet."""
     decided = sa.exists().where(DigestRun.shop_id == Shop.id, DigestRun.local_date == slot.local_date,
@@ -125,8 +116,8 @@ def _undecided_shops(tz_name, slot, now):
 
 def unread_entries(shop_ids):
     """{shop_id: [entry, ...]} of unread conversations (後で通知 ones included), oldest first."""
+    from crm.conversations.models import LineFriend
     from crm.customers.models import Customer
-    from crm.line_tab.models import LineFriend
 
     rows = db.session.execute(
         sa.select(LineFriend.id, LineFriend.shop_id, LineFriend.display_name, LineFriend.unread_since,
@@ -191,7 +182,7 @@ def _record_skipped(shop_ids, slot, now):
         return 0
     rows = [dict(shop_id=shop_id, local_date=slot.local_date, slot=slot.slot, slot_at=slot.at,
                  status=RunStatus.SKIPPED.value, decided_at=now, customers=0, messages=0) for shop_id in shop_ids]
-    stmt = _insert(DigestRun).on_conflict_do_nothing(index_elements=["shop_id", "local_date", "slot"])
+    stmt = insert_ignoring(DigestRun, ["shop_id", "local_date", "slot"])
     db.session.execute(stmt, rows)
     return len(shop_ids)
 
@@ -203,13 +194,11 @@ def decide_shops(shop_ids, slot, now, result):
     email_on = bool(current_app.config.get("SMTP_HOST"))
     line_on = line_notify.configured()
     run_stmt = (
-        _insert(DigestRun)
-        .on_conflict_do_nothing(index_elements=["shop_id", "local_date", "slot"])
+        insert_ignoring(DigestRun, ["shop_id", "local_date", "slot"])
         .returning(DigestRun.id)
     )
     send_stmt = (
-        _insert(DigestSend)
-        .on_conflict_do_nothing(index_elements=["staff_id", "local_date", "slot"])
+        insert_ignoring(DigestSend, ["staff_id", "local_date", "slot"])
         .returning(DigestSend.id)
     )
     for start in range(0, len(shop_ids), DECIDE_BATCH):
@@ -270,7 +259,6 @@ def run_digest_tick(now=None):
     """One scheduler tick (every minute; idempotent, safe to run twice at once). Returns a TickResult."""
     from crm.digests.delivery import deliver_pending
     from crm.digests.richmenu import sync_rich_menus
-    from crm.plans.services import hold_lapsed
 
     now = now or utcnow()
     result = TickResult()

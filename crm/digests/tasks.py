@@ -29,8 +29,8 @@ def sync_menus_job():
 
 def _read_state_changed(session, flush_context):
     """after_flush: a conversation became unread or read -> sync the staff rich menus after the commit."""
+    from crm.conversations.models import LineFriend
     from crm.digests import line_notify
-    from crm.line_tab.models import LineFriend
 
     if not has_app_context() or not line_notify.configured():
         return

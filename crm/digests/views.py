@@ -11,7 +11,14 @@ from flask_login import current_user, login_required
 from crm.database import utcnow
 from crm.digests import blueprint, connections, line_notify
 from crm.digests.models import Notification
-from crm.digests.render import entry_endpoint, entry_name, local_time, summary, title, waited
+from crm.digests.render import (
+    entry_endpoint,
+    entry_name,
+    local_time,
+    summary,
+    title,
+    waited,
+)
 from crm.extensions import csrf, db, limiter
 from crm.staff.forms import ConfirmForm
 
@@ -71,9 +78,9 @@ def notifications_badge():
 @login_required
 def nav_badges():
     """Fragment: the owner's 連携依頼 and 承認待ち counts for the nav, one query, swapped in out of band."""
-    from crm.formatting import line_tab_enabled
-    from crm.line_tab.drafts import DraftStatus, LineDraft
+    from crm.line_tab.models import DraftStatus, LineDraft
     from crm.linking.models import LinkRequest, RequestStatus
+    from crm.shops.plans import line_tab_available
 
     requests = approvals = 0
     if current_user.is_owner:
@@ -84,7 +91,7 @@ def nav_badges():
         drafts = (sa.select(sa.func.count()).select_from(LineDraft)
                   .where(LineDraft.shop_id == shop_id, LineDraft.status == DraftStatus.PENDING).scalar_subquery())
         requests, approvals = db.session.execute(sa.select(link_requests, drafts)).one()
-        if not line_tab_enabled():
+        if not line_tab_available(current_user.shop):
             approvals = 0
     response = current_app.make_response(render_template("digests/_nav_badges.html", requests=requests,
                                                          approvals=approvals))
@@ -143,7 +150,7 @@ _CODE_IN_TEXT = re.compile(r"[A-Za-z0-9]{4}[\s-]?[A-Za-z0-9]{4}")
 @limiter.exempt
 def notify_webhook():
     """The notification bot's webhook: a staff member sends their one-time code to connect their LINE."""
-    from crm.line_platform.webhook import signature_is_valid
+    from crm.line_platform.deliveries import signature_is_valid
 
     if not line_notify.configured():
         abort(404)

@@ -3,7 +3,11 @@ import logging
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from linebot.v3.messaging import ApiException, SetWebhookEndpointRequest, TestWebhookEndpointRequest
+from linebot.v3.messaging import (
+    ApiException,
+    SetWebhookEndpointRequest,
+    TestWebhookEndpointRequest,
+)
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from crm.database import utcnow

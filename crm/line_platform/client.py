@@ -2,7 +2,12 @@
 from contextlib import contextmanager
 
 from flask import current_app
-from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, MessagingApiBlob
+from linebot.v3.messaging import (
+    ApiClient,
+    Configuration,
+    MessagingApi,
+    MessagingApiBlob,
+)
 
 LINE_DATA_HOST = "https://api-data.line.me"
 DEFAULT_API_BASE_URL = "https://api.line.me"

@@ -19,8 +19,8 @@ from http import HTTPStatus
 from flask import current_app
 
 from crm import jobs
-from crm.line_platform import webhook as ingestion
-from crm.line_platform.events import DRAIN_FLAG
+from crm.line_platform import deliveries as ingestion
+from crm.line_platform.drain import DRAIN_FLAG
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def receive(key, environ):
     if current_app.config["JOBS_MODE"] != "rq":
         # In-process jobs: drain now. With rq, the workers' watchers find the delivery
         # (crm.line_platform.watcher), so this request asks nothing of Redis.
-        jobs.request_drain(DRAIN_FLAG, "crm.line_platform.events.drain_events")
+        jobs.request_drain(DRAIN_FLAG, "crm.line_platform.drain.drain_events")
     return 200, {}
 
 

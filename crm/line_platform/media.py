@@ -7,9 +7,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 from linebot.v3.messaging import ApiException
 
+from crm.conversations.models import LineMessage
 from crm.database import utcnow
 from crm.extensions import db
-from crm.line_tab.models import LineMessage
 from crm.shops.models import LineChannel
 from crm.storage import StorageError, get_storage, media_key
 

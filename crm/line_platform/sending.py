@@ -24,16 +24,21 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from linebot.v3.messaging import ApiException, PushMessageRequest, ReplyMessageRequest
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from crm.database import utcnow
+from crm.conversations.models import Direction, LineFriend, LineMessage, SendStatus
+from crm.database import skip_locked, utcnow
 from crm.extensions import db
 from crm.jobs import enqueue_after_commit
 from crm.line_platform.channels import line_error_reason, mark_misconfigured
 from crm.line_platform.client import line_apis
-from crm.line_tab.models import Direction, LineFriend, LineMessage, SendStatus
 from crm.shops.models import LineChannel
 
 log = logging.getLogger(__name__)
@@ -143,9 +148,7 @@ def _lease_expired(row, now, stale_after=LEGACY_STALE_AFTER):
 
 def _lock(message_id):
     stmt = sa.select(LineMessage).where(LineMessage.id == message_id).execution_options(populate_existing=True)
-    if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return db.session.scalars(stmt).first()
+    return db.session.scalars(skip_locked(stmt)).first()
 
 
 def _claim(message_id, stale_after=LEGACY_STALE_AFTER):
@@ -167,11 +170,9 @@ def _claim_many(message_ids, stale_after=LEGACY_STALE_AFTER):
     """_claim for a batch: the rows, their friends and channels in three queries, one flush."""
     stmt = (sa.select(LineMessage).where(LineMessage.id.in_(message_ids)).order_by(LineMessage.id)
             .execution_options(populate_existing=True))
-    if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
     now = utcnow()
     rows = [
-        row for row in db.session.scalars(stmt)
+        row for row in db.session.scalars(skip_locked(stmt))
         if row.direction == Direction.OUTGOING and (
             row.status == SendStatus.QUEUED
             or (row.status == SendStatus.SENDING and _lease_expired(row, now, stale_after)))

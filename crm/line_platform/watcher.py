@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from crm import jobs
 from crm.extensions import db
-from crm.line_platform.events import DRAIN_FLAG
+from crm.line_platform.drain import DRAIN_FLAG
 from crm.line_platform.models import LineWebhookDelivery
 
 
@@ -22,7 +22,7 @@ def watch_deliveries():
     ) is not None
     if waiting:
         # At most one drain waits at a time (Redis SET NX): polls while it waits cost nothing more.
-        jobs.request_drain(DRAIN_FLAG, "crm.line_platform.events.drain_events")
+        jobs.request_drain(DRAIN_FLAG, "crm.line_platform.drain.drain_events")
     return waiting
 
 

@@ -6,81 +6,17 @@ open and NULL after, under a unique constraint).  Every change goes through one
 guarded UPDATE on ``version``: a save made from a stale copy changes nothing
 and raises DraftConflict, so two people never silently overwrite each other.
 """
-import enum
-from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.database import TimestampMixin, UTCDateTime, str_enum, utcnow
+from crm.database import utcnow
 from crm.extensions import db
 from crm.line_platform.sending import validate_text
-from crm.shops.models import ShopOwnedMixin
+from crm.line_tab.models import OPEN_STATUSES, DraftStatus, LineDraft
 
 MAX_COMMENT_LENGTH = 1000
-
-
-class DraftStatus(enum.StrEnum):
-    DRAFT = "draft"  # 下書き
-    PENDING = "pending_approval"  # 承認待ち
-    RETURNED = "returned"  # 差し戻し
-    APPROVED = "approved"  # 承認済み: it became a message (sent or scheduled)
-
-
-STATUS_LABELS = {
-    DraftStatus.DRAFT: _l("下書き"),
-    DraftStatus.PENDING: _l("承認待ち"),
-    DraftStatus.RETURNED: _l("差し戻し"),
-    DraftStatus.APPROVED: _l("承認済み"),
-}
-
-OPEN_STATUSES = (DraftStatus.DRAFT, DraftStatus.PENDING, DraftStatus.RETURNED)
-
-
-
-class LineDraft(ShopOwnedMixin, TimestampMixin, db.Model):
-    """A message being written to a LINE friend, saved on the server."""
-
-    __tablename__ = "line_drafts"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    friend_id: Mapped[int] = mapped_column(sa.ForeignKey("line_friends.id", ondelete="CASCADE"), nullable=False)
-    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
-    text: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
-    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
-    status: Mapped[DraftStatus] = mapped_column(str_enum(DraftStatus, length=24), nullable=False, default=DraftStatus.DRAFT)
-    # 1 while the draft is open, NULL once approved: one open draft per customer and author.
-    open_slot: Mapped[int | None] = mapped_column(sa.Integer, default=1)
-    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    review_comment: Mapped[str | None] = mapped_column(sa.Text)
-    reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
-    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
-    message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("line_messages.id", ondelete="SET NULL"))
-
-    friend = relationship("LineFriend", lazy="raise")
-    author = relationship("Staff", foreign_keys=[author_id], lazy="raise")
-    reviewer = relationship("Staff", foreign_keys=[reviewer_id], lazy="raise")
-    updated_by = relationship("Staff", foreign_keys=[updated_by_id], lazy="raise")
-
-    __table_args__ = (
-        sa.UniqueConstraint("friend_id", "author_id", "open_slot", name="uq_line_drafts_open_per_author"),
-        sa.Index("ix_line_drafts_shop_status", "shop_id", "status", "requested_at"),
-    )
-
-    @property
-    def is_open(self):
-        return self.status in OPEN_STATUSES
-
-    @property
-    def status_label(self):
-        return STATUS_LABELS[self.status]
-
-    def __repr__(self):
-        return f"<LineDraft {self.id} friend={self.friend_id} author={self.author_id} v{self.version} {self.status}>"
 
 
 class DraftError(ValueError):
@@ -117,7 +53,7 @@ def drafts_for_friend(friend):
 
 def pending_approvals(shop_id):
     """承認待ち across all customers of the shop, oldest request first, with friend, customer and author."""
-    from crm.line_tab.models import LineFriend
+    from crm.conversations.models import LineFriend
 
     return db.session.scalars(
         sa.select(LineDraft)
@@ -280,8 +216,8 @@ def approve(draft, reviewer, expected_version, text=None, scheduled_at=None):
     The message's client key is the draft's, so one draft gives one message
     however often the button is pressed.
     """
+    from crm.conversations.models import LineFriend
     from crm.line_platform.sending import queue_text
-    from crm.line_tab.models import LineFriend
     from crm.line_tab.scheduling import schedule_text
 
     own = draft.author_id == reviewer.id

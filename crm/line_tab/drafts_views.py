@@ -7,18 +7,27 @@ send and schedule endpoint.
 """
 from datetime import timezone
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import jobs
+from crm.conversations.friends import friend_of
+from crm.conversations.models import Direction, LineFriend, LineMessage, SendStatus
 from crm.customers.models import Customer
-from crm.customers.services import friend_of
 from crm.database import get_for_shop_or_404, utcnow
 from crm.extensions import db, htmx
 from crm.line_platform.sending import SendRefused
-from crm.line_tab import blueprint, drafts, scheduling
-from crm.line_tab.models import Direction, LineFriend, LineMessage, SendStatus
+from crm.line_tab import blueprint, drafts, lists, scheduling
+from crm.line_tab.tabs import line_tab_context
 from crm.staff.models import Staff
 
 
@@ -70,7 +79,7 @@ def _pending_count():
 
 @blueprint.app_template_global("line_failed_send_count")
 def _failed_count():
-    return scheduling.failed_send_count(current_user.shop_id)
+    return lists.failed_send_count(current_user.shop_id)
 
 
 @blueprint.record_once
@@ -98,8 +107,6 @@ def _wants_tab():
 
 
 def _tab(customer, friend, status=200, **extra):
-    from crm.line_tab.views import line_tab_context
-
     response = make_response(render_template("customers/_tabs.html",
                                              **line_tab_context(customer, friend, **extra)), status)
     response.vary.add("HX-Request")
@@ -319,8 +326,8 @@ def schedule_fields():
 def scheduled():
     """送信予約: every scheduled message of the shop, and (for the owner) those that could not be sent."""
     shop_id = current_user.shop_id
-    failures = scheduling.failed_sends(shop_id) if current_user.is_owner else []
-    return render_template("line_tab/scheduled.html", messages=scheduling.scheduled_for_shop(shop_id),
+    failures = lists.failed_sends(shop_id) if current_user.is_owner else []
+    return render_template("line_tab/scheduled.html", messages=lists.scheduled_for_shop(shop_id),
                            failures=failures)
 
 
@@ -391,6 +398,6 @@ def acknowledge_failure(message_id):
     _require_owner()
     if message.status != SendStatus.FAILED:
         abort(409)
-    scheduling.acknowledge_failure(message, current_user)
+    lists.acknowledge_failure(message, current_user)
     db.session.commit()
     return redirect(url_for("line_tab.scheduled"))

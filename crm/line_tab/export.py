@@ -12,9 +12,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
+from crm.conversations.models import Direction, LineFriend, LineMessage
 from crm.customers.models import Customer
 from crm.extensions import db
-from crm.line_tab.models import Direction, LineFriend, LineMessage
 from crm.urls import external_url
 
 BATCH = 1000

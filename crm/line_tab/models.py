@@ -1,153 +1,86 @@
-"""LINE friends of a shop's LINE Official Account, their link to a customer, their messages."""
+"""The LINE tab's own records: drafts (下書き保存 and approval) and acknowledged send failures.
+
+Friends, messages and read state are the conversations core's (crm/conversations/models.py).
+"""
 import enum
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.database import TimestampMixin, UTCDateTime, str_enum
+from crm.database import TimestampMixin, UTCDateTime, str_enum, utcnow
 from crm.extensions import db
 from crm.shops.models import ShopOwnedMixin
 
 
-class LineFriend(ShopOwnedMixin, TimestampMixin, db.Model):
-    __tablename__ = "line_friends"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    line_user_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
-    display_name: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="")
-    picture_url: Mapped[str | None] = mapped_column(sa.String(500))
-    followed: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
-    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    profile_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Unique: a customer is linked to at most one LINE friend of the shop.
-    customer_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("customers.id", ondelete="SET NULL"), unique=True
-    )
-    linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Time of the newest follow/unfollow applied, so late deliveries do not win.
-    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # The newest reply token LINE gave us for this friend; replies are free.
-    reply_token: Mapped[str | None] = mapped_column(sa.String(255))
-    reply_token_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-    # Read state of the conversation: unread from the oldest unread message
-    # until someone opens the LINE tab or replies; 後で通知 sets it again.
-    unread_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    unread_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0, server_default="0")
-    notify_later_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    notify_later_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
-    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_read_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
-
-    customer = relationship("Customer", back_populates="line_friend", lazy="raise")
-    last_read_by = relationship("Staff", foreign_keys=[last_read_by_id], lazy="select")
-
-    __table_args__ = (
-        sa.UniqueConstraint("shop_id", "line_user_id", name="uq_line_friends_shop_user"),
-        sa.Index("ix_line_friends_shop_unread", "shop_id", "unread_since"),
-        sa.Index("ix_line_friends_shop_last_message", "shop_id", "last_message_at"),
-    )
-
-    @property
-    def unread(self):
-        return self.unread_since is not None
-
-    @property
-    def blocked(self):
-        return not self.followed
-
-    def __repr__(self):
-        return f"<LineFriend {self.id} {self.line_user_id} customer={self.customer_id}>"
+class DraftStatus(enum.StrEnum):
+    DRAFT = "draft"  # 下書き
+    PENDING = "pending_approval"  # 承認待ち
+    RETURNED = "returned"  # 差し戻し
+    APPROVED = "approved"  # 承認済み: it became a message (sent or scheduled)
 
 
-class Direction(enum.StrEnum):
-    INCOMING = "in"
-    OUTGOING = "out"
+STATUS_LABELS = {
+    DraftStatus.DRAFT: _l("下書き"),
+    DraftStatus.PENDING: _l("承認待ち"),
+    DraftStatus.RETURNED: _l("差し戻し"),
+    DraftStatus.APPROVED: _l("承認済み"),
+}
 
-
-class SendStatus(enum.StrEnum):
-    SCHEDULED = "scheduled"  # 送信予約: waits for scheduled_at
-    HELD = "held"  # 保留: a scheduled message of a shop that is not premium
-    QUEUED = "queued"  # written, not yet handed to LINE
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    # 送信状況を確認できません: a reply timed out or its connection broke after the request
-    # was sent, so LINE may have delivered it; never pushed automatically, staff may 再送.
-    UNCONFIRMED = "unconfirmed"
-    CANCELLED = "cancelled"
+OPEN_STATUSES = (DraftStatus.DRAFT, DraftStatus.PENDING, DraftStatus.RETURNED)
 
 
 
-class LineMessage(ShopOwnedMixin, TimestampMixin, db.Model):
-    """One message of a friend's conversation, in either direction."""
+class LineDraft(ShopOwnedMixin, TimestampMixin, db.Model):
+    """A message being written to a LINE friend, saved on the server."""
 
-    __tablename__ = "line_messages"
+    __tablename__ = "line_drafts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     friend_id: Mapped[int] = mapped_column(sa.ForeignKey("line_friends.id", ondelete="CASCADE"), nullable=False)
-    direction: Mapped[Direction] = mapped_column(str_enum(Direction), nullable=False)
-    message_type: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # text, image, sticker, ...
-    text: Mapped[str | None] = mapped_column(sa.Text)
-    payload: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
-    # When it was said: the event timestamp for incoming, the send time for outgoing.
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-    # incoming
-    line_message_id: Mapped[str | None] = mapped_column(sa.String(32))
-    webhook_event_id: Mapped[str | None] = mapped_column(sa.String(64))
-    media_path: Mapped[str | None] = mapped_column(sa.String(255))
-    media_content_type: Mapped[str | None] = mapped_column(sa.String(100))
-    media_status: Mapped[str | None] = mapped_column(sa.String(16))  # pending, stored, failed
-    unsent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-    # outgoing
-    status: Mapped[SendStatus | None] = mapped_column(str_enum(SendStatus))
-    sender_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
-    retry_key: Mapped[str | None] = mapped_column(sa.String(36), unique=True)
-    via: Mapped[str | None] = mapped_column(sa.String(8))  # reply or push
-    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
-    failure_reason: Mapped[str | None] = mapped_column(sa.Text)
-    line_request_id: Mapped[str | None] = mapped_column(sa.String(64))
-    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # While 送信中: the claiming worker's lease, renewed as it retries; once past, the tick resends.
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
-    # One per composed message: a double click, a retried request or a second
-    # tab submitting the same composition finds this row instead of sending again.
-    client_key: Mapped[str | None] = mapped_column(sa.String(64))
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+    status: Mapped[DraftStatus] = mapped_column(str_enum(DraftStatus, length=24), nullable=False, default=DraftStatus.DRAFT)
+    # 1 while the draft is open, NULL once approved: one open draft per customer and author.
+    open_slot: Mapped[int | None] = mapped_column(sa.Integer, default=1)
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    review_comment: Mapped[str | None] = mapped_column(sa.Text)
+    reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("line_messages.id", ondelete="SET NULL"))
 
     friend = relationship("LineFriend", lazy="raise")
-    sender = relationship("Staff", foreign_keys=[sender_id], lazy="raise")
-    approved_by = relationship("Staff", foreign_keys=[approved_by_id], lazy="raise")
+    author = relationship("Staff", foreign_keys=[author_id], lazy="raise")
+    reviewer = relationship("Staff", foreign_keys=[reviewer_id], lazy="raise")
+    updated_by = relationship("Staff", foreign_keys=[updated_by_id], lazy="raise")
 
     __table_args__ = (
-        sa.UniqueConstraint("shop_id", "line_message_id", name="uq_line_messages_shop_line_message"),
-        sa.UniqueConstraint("shop_id", "client_key", name="uq_line_messages_shop_client_key"),
-        sa.Index("ix_line_messages_friend_sent", "friend_id", "sent_at", "id"),
-        sa.Index("ix_line_messages_status_scheduled", "status", "scheduled_at"),
+        sa.UniqueConstraint("friend_id", "author_id", "open_slot", name="uq_line_drafts_open_per_author"),
+        sa.Index("ix_line_drafts_shop_status", "shop_id", "status", "requested_at"),
     )
 
     @property
-    def hidden(self):
-        return self.unsent_at is not None
+    def is_open(self):
+        return self.status in OPEN_STATUSES
+
+    @property
+    def status_label(self):
+        return STATUS_LABELS[self.status]
+
+    def __repr__(self):
+        return f"<LineDraft {self.id} friend={self.friend_id} author={self.author_id} v{self.version} {self.status}>"
 
 
-class LineRead(ShopOwnedMixin, db.Model):
-    """Who read a conversation, and when: one row each time someone opens the LINE tab with unread messages."""
+class LineFailureAck(ShopOwnedMixin, db.Model):
+    """The owner saw that an outgoing message could not be sent (it leaves the list of failures)."""
 
-    __tablename__ = "line_reads"
+    __tablename__ = "line_failure_acks"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    friend_id: Mapped[int] = mapped_column(sa.ForeignKey("line_friends.id", ondelete="CASCADE"), nullable=False)
-    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
-    read_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
-    unread_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("line_messages.id", ondelete="CASCADE"), primary_key=True)
+    acked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    acked_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
-    staff = relationship("Staff", lazy="raise")
-
-    __table_args__ = (sa.Index("ix_line_reads_friend", "friend_id", "read_at"),)
+    acked_by = relationship("Staff", lazy="raise")

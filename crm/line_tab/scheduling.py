@@ -29,14 +29,13 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm import jobs
-from crm.database import UTCDateTime, utcnow
+from crm.conversations.models import Direction, LineMessage, SendStatus
+from crm.database import skip_locked, utcnow
 from crm.extensions import db
 from crm.line_platform.sending import validate_text
-from crm.line_tab.models import Direction, LineFriend, LineMessage, SendStatus
-from crm.shops.models import ShopOwnedMixin
+from crm.line_tab.held import hold_lapsed
 
 log = logging.getLogger(__name__)
 
@@ -236,17 +235,12 @@ def release_due(now=None):
     One UPDATE ... RETURNING: concurrent callers (two schedulers, a timed job
     and the tick) each get disjoint ids.  Returns how many were released.
     """
-    from crm.plans.services import hold_lapsed
-
     now = now or utcnow()
     hold_lapsed(now)  # a shop whose trial just ended: its messages are held (保留), not sent
     due = sa.and_(LineMessage.status == SendStatus.SCHEDULED, LineMessage.scheduled_at <= now)
-    if db.session.get_bind().dialect.name == "postgresql":
-        locked = (sa.select(LineMessage.id).where(due).order_by(LineMessage.scheduled_at)
-                  .with_for_update(skip_locked=True).scalar_subquery())
-        where = LineMessage.id.in_(locked)
-    else:
-        where = due
+    # Rows another releaser holds are skipped, not waited for; the guarded UPDATE releases each once.
+    where = LineMessage.id.in_(
+        skip_locked(sa.select(LineMessage.id).where(due).order_by(LineMessage.scheduled_at)).scalar_subquery())
     ids = db.session.scalars(
         sa.update(LineMessage).where(where, LineMessage.status == SendStatus.SCHEDULED)
         .values(status=SendStatus.QUEUED, updated_at=now)
@@ -268,7 +262,7 @@ def tick(now=None, stale_after=timedelta(minutes=5)):
     Idempotent and safe to run from several schedulers at once.  The sweep
     runs first, so the messages released by this tick are enqueued once.
     """
-    from crm.line_platform.events import sweep_unprocessed
+    from crm.line_platform.drain import sweep_unprocessed
     from crm.line_platform.media import sweep_pending_media
     from crm.line_platform.sending import sweep_outgoing
 
@@ -339,61 +333,3 @@ def init_ticker(app):
             with lock:
                 if not started:
                     started.append(start_ticker(app))
-
-
-# -- lists ------------------------------------------------------------------------------
-def _with_people(stmt):
-    return stmt.options(
-        sa.orm.selectinload(LineMessage.sender),
-        sa.orm.selectinload(LineMessage.approved_by),
-        sa.orm.selectinload(LineMessage.friend).selectinload(LineFriend.customer),
-    )
-
-
-def scheduled_for_shop(shop_id, limit=500):
-    """Every message waiting for its time (予約中 and 保留), soonest first."""
-    return db.session.scalars(
-        _with_people(sa.select(LineMessage))
-        .where(LineMessage.shop_id == shop_id, LineMessage.status.in_(EDITABLE))
-        .order_by(LineMessage.scheduled_at, LineMessage.id)
-        .limit(limit)
-    ).all()
-
-
-class LineFailureAck(ShopOwnedMixin, db.Model):
-    """The owner saw that an outgoing message could not be sent (it leaves the list of failures)."""
-
-    __tablename__ = "line_failure_acks"
-
-    message_id: Mapped[int] = mapped_column(sa.ForeignKey("line_messages.id", ondelete="CASCADE"), primary_key=True)
-    acked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
-    acked_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-
-    acked_by = relationship("Staff", lazy="raise")
-
-
-def _unacked_failures(shop_id):
-    acked = sa.select(LineFailureAck.message_id).where(LineFailureAck.message_id == LineMessage.id)
-    return (LineMessage.shop_id == shop_id, LineMessage.direction == Direction.OUTGOING,
-            LineMessage.status == SendStatus.FAILED, ~acked.exists())
-
-
-def failed_sends(shop_id, limit=200):
-    """Outgoing messages that could not be sent and the owner has not acknowledged, newest first."""
-    return db.session.scalars(
-        _with_people(sa.select(LineMessage)).where(*_unacked_failures(shop_id))
-        .order_by(LineMessage.updated_at.desc(), LineMessage.id.desc()).limit(limit)
-    ).all()
-
-
-def failed_send_count(shop_id):
-    """How many failures the owner has not seen yet (for a badge beside the 送信予約 link)."""
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(LineMessage).where(*_unacked_failures(shop_id))
-    ) or 0
-
-
-def acknowledge_failure(message, staff):
-    if db.session.get(LineFailureAck, message.id) is None:
-        db.session.add(LineFailureAck(message_id=message.id, shop_id=message.shop_id, acked_by_id=staff.id))
-        db.session.flush()

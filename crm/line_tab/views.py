@@ -2,7 +2,6 @@
 
 Every route here is on the `line_tab` blueprint, whose guard refuses shops without the LINE tab.
 """
-import uuid
 from datetime import datetime, timezone
 
 from flask import abort, make_response, redirect, render_template, request, url_for
@@ -10,25 +9,16 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from crm import jobs
+from crm.conversations import inbox as shop_inbox
+from crm.conversations import paging, read_state
+from crm.conversations.friends import friend_of
+from crm.conversations.models import LineFriend, LineMessage
 from crm.customers.models import Customer
-from crm.customers.services import friend_of
 from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
 from crm.line_platform.sending import NotResendable, SendRefused, queue_text, resend
-from crm.line_tab import blueprint, conversation
-from crm.line_tab.models import LineFriend, LineMessage
-from crm.staff.forms import ConfirmForm
-
-
-def line_tab_context(customer, friend, mark_read=True, **extra):
-    """What templates/customers/_tabs.html needs for the LINE tab; opening it reads the conversation."""
-    if mark_read:
-        conversation.mark_read(friend, current_user)
-    page = conversation.page(friend)
-    extra.setdefault("client_key", uuid.uuid4().hex)
-    return dict(customer=customer, friend=friend, tab="line", delete_form=ConfirmForm(),
-                messages=page.messages, page=page, poll_after=conversation.latest_id(page.messages),
-                poll_since=datetime.now(timezone.utc).isoformat(), **extra)
+from crm.line_tab import blueprint
+from crm.line_tab.tabs import line_tab_context
 
 
 def _linked(customer_id):
@@ -52,10 +42,10 @@ def _tabs(customer, friend, status=200, **extra):
 def older(customer_id):
     """The page of messages before a cursor (loaded as the user scrolls up)."""
     customer, friend = _linked(customer_id)
-    cursor = conversation.parse_cursor(request.args.get("before"))
+    cursor = paging.parse_cursor(request.args.get("before"))
     if cursor is None:
         abort(400)
-    page = conversation.page(friend, before=cursor)
+    page = paging.page(friend, before=cursor)
     return render_template("line_tab/_older.html", customer=customer, page=page, messages=page.messages)
 
 
@@ -69,11 +59,11 @@ def poll(customer_id):
     except ValueError:
         changed_since = None
     polled_at = datetime.now(timezone.utc)
-    new, changed = conversation.since(friend, after, changed_since)
+    new, changed = paging.since(friend, after, changed_since)
     if any(m.direction.value == "in" for m in new):
-        conversation.mark_read(friend, current_user)  # the conversation is on someone's screen
+        read_state.mark_read(friend, current_user)  # the conversation is on someone's screen
     html = render_template("line_tab/_poll.html", customer=customer, new=new, changed=changed,
-                           poll_after=conversation.latest_id(new, after), poll_since=polled_at.isoformat())
+                           poll_after=paging.latest_id(new, after), poll_since=polled_at.isoformat())
     jobs.commit()  # after rendering: the commit expires what was rendered
     return html
 
@@ -93,7 +83,7 @@ def send(customer_id):
     try:
         message = queue_text(friend, text, sender=current_user)
         message.client_key = client_key
-        conversation.mark_read(friend, current_user)  # a reply answers what was waiting
+        read_state.mark_read(friend, current_user)  # a reply answers what was waiting
         jobs.commit()
     except SendRefused as exc:
         jobs.rollback()
@@ -142,7 +132,7 @@ def notify_later(customer_id):
             remind_at = local_to_utc(day, clock, current_user.shop.timezone)
         except ScheduleError:
             abort(400)
-    conversation.notify_later(friend, current_user, remind_at)
+    read_state.notify_later(friend, current_user, remind_at)
     jobs.commit()
     if htmx:
         # Only the notice changes: what is being typed in the composer stays as it is.
@@ -155,14 +145,14 @@ def notify_later(customer_id):
 @blueprint.get("/line/inbox")
 def inbox():
     """Customers with LINE conversations, most recent first, unread marked."""
-    rows = conversation.inbox(current_user.shop_id)
+    rows = shop_inbox.inbox(current_user.shop_id)
     return render_template("line_tab/inbox.html", rows=rows)
 
 
 @blueprint.get("/line/unread")
 def unread():
     """The unread conversations, oldest first (where the yellow bar leads)."""
-    rows = conversation.unread_conversations(current_user.shop_id)
+    rows = shop_inbox.unread_conversations(current_user.shop_id)
     return render_template("line_tab/unread.html", rows=rows)
 
 
@@ -171,7 +161,7 @@ def unread_bar():
     """The yellow bar alone, for polling from every page."""
     viewing = request.args.get("viewing", type=int)  # the conversation on screen: being read, not announced
     response = make_response(render_template(
-        "line_tab/_yellow_bar.html", unread=conversation.unread_summary(current_user.shop_id, except_friend_id=viewing)))
+        "line_tab/_yellow_bar.html", unread=shop_inbox.unread_summary(current_user.shop_id, except_friend_id=viewing)))
     response.headers["Cache-Control"] = "no-store"
     return response
 

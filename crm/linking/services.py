@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
+from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.customers.normalize import normalize_kana, normalize_name, normalize_phone
 from crm.customers.services import save_customer, set_phone
 from crm.database import utcnow
 from crm.extensions import db
-from crm.line_tab.models import LineFriend
 from crm.linking.models import LinkRequest, RequestReason, RequestStatus
 from crm.shops.models import Shop
 

@@ -34,7 +34,7 @@ def made_customers(request: LinkRequest) -> list[Customer]:
 
 def free_stray(request: LinkRequest) -> Customer | None:
     """A record the request's booking made that no LINE friend holds yet (for 「新しい顧客として登録」)."""
-    from crm.line_tab.models import LineFriend
+    from crm.conversations.models import LineFriend
 
     for customer in made_customers(request):
         held = db.session.scalar(sa.select(LineFriend.id).where(LineFriend.customer_id == customer.id))

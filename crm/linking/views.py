@@ -5,12 +5,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import jobs
+from crm.conversations.friends import friend_of
+from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.customers.normalize import InvalidPhone
-from crm.customers.services import friend_of, search_customers
+from crm.customers.services import search_customers
 from crm.database import get_for_shop_or_404
 from crm.extensions import db, limiter
-from crm.line_tab.models import LineFriend
 from crm.linking import blueprint, notify, services, tokens
 from crm.linking.forms import LinkForm, LinkingSettingsForm, NewCustomerForm
 from crm.linking.models import LinkRequest, RequestStatus
@@ -73,7 +74,7 @@ def link_existing(friend_id):
     except services.LinkError as exc:
         jobs.rollback()
         flash(str(exc), "error")
-        return redirect(url_for("line_platform.friend", friend_id=friend.id))
+        return redirect(url_for("line_tab.friend", friend_id=friend.id))
     notify.confirm_linked(friend, customer)
     jobs.commit()
     flash(_("%(friend)s を %(name)s 様と連携しました。", friend=friend.display_name, name=customer.full_name), "success")
@@ -90,14 +91,14 @@ def create_for_friend(friend_id):
         for field in form:
             for error in field.errors:
                 flash(f"{field.label.text}: {error}", "error")
-        return redirect(url_for("line_platform.friend", friend_id=friend.id))
+        return redirect(url_for("line_tab.friend", friend_id=friend.id))
     try:
         customer = services.create_customer_for(friend, form.family_name.data, form.given_name.data or "",
                                                 form.phone.data or "")
     except services.LinkError as exc:
         jobs.rollback()
         flash(str(exc), "error")
-        return redirect(url_for("line_platform.friend", friend_id=friend.id))
+        return redirect(url_for("line_tab.friend", friend_id=friend.id))
     notify.confirm_linked(friend, customer)
     jobs.commit()
     flash(_("顧客を登録し、LINEと連携しました。"), "success")
@@ -111,7 +112,7 @@ def resolve(request_id):
     link_request = get_for_shop_or_404(LinkRequest, request_id)
     if link_request.status != RequestStatus.PENDING:
         flash(_("この連携依頼は既に処理されています。"), "error")
-        return redirect(url_for("line_platform.unlinked_friends"))
+        return redirect(url_for("line_tab.unlinked_friends"))
     choice = request.form.get("customer_id", "")
     customer = None if choice == "new" else get_for_shop_or_404(Customer, choice)
     try:
@@ -119,7 +120,7 @@ def resolve(request_id):
     except (services.LinkError, InvalidPhone) as exc:
         jobs.rollback()
         flash(str(exc) or _("連携できませんでした。"), "error")
-        return redirect(url_for("line_platform.unlinked_friends"))
+        return redirect(url_for("line_tab.unlinked_friends"))
     notify.confirm_linked(db.session.get(LineFriend, link_request.friend_id), customer)
     kept = [c for c in made_customers(link_request) if c.id != customer.id]
     jobs.commit()

@@ -7,7 +7,7 @@ and tests/plans/test_line_tab_gate.py walks the URL map against both.
 from flask import Flask, request
 from flask_login import login_required
 
-from crm.plans import require_line_tab
+from crm.shops.plans import require_line_tab
 
 GATED_BLUEPRINTS = frozenset({"line_tab", "line_platform", "linking"})
 

@@ -1,12 +1,20 @@
 """ご利用中プラン: the owner's plan page, and releasing or cancelling held (保留) messages after an upgrade."""
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import jobs
 from crm.extensions import db
-from crm.plans import line_tab_available
-from crm.plans.services import PlanError, cancel_held, held_messages, release_held
+from crm.line_tab.held import cancel_held, held_messages, release_held
+from crm.shops.plans import PremiumRequired, line_tab_available
 from crm.staff.decorators import owner_required
 from crm.staff.forms import ConfirmForm
 
@@ -34,7 +42,7 @@ def held():
     if action == "release":
         try:
             released = release_held(shop, ids)
-        except PlanError:
+        except PremiumRequired:
             jobs.rollback()
             flash(_("保留中のメッセージは、プレミアムプランにアップグレードすると送信できます。"), "error")
             return redirect(url_for("plans.plan"))

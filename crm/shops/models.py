@@ -81,7 +81,7 @@ class LineChannel(TimestampMixin, db.Model):
     channel_secret: Mapped[str | None] = mapped_column(EncryptedText())
     # Bumped with every change of the secret: the webhook stores a delivery only
     # while the version it verified with is current, so no process's cached
-    # secret outlives a change (crm.line_platform.webhook).
+    # secret outlives a change (crm.line_platform.deliveries).
     secret_version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0, server_default="0")
     channel_access_token: Mapped[str | None] = mapped_column(EncryptedText())
     status: Mapped[LineChannelStatus] = mapped_column(

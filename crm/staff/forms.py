@@ -1,6 +1,13 @@
 """Forms for signing in and managing staff accounts."""
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectChoice, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    StringField,
+)
 from wtforms.validators import DataRequired, Email, Length
 
 from crm.forms import BaseForm

@@ -1,7 +1,15 @@
 """Sign-in, sign-out and the owner's staff administration pages."""
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -9,7 +17,13 @@ from crm.database import get_for_shop_or_404
 from crm.extensions import db, limiter, normalized_login_email
 from crm.staff import blueprint, services
 from crm.staff.decorators import owner_required
-from crm.staff.forms import ConfirmForm, LoginForm, PasswordResetForm, StaffCreateForm, StaffForm
+from crm.staff.forms import (
+    ConfirmForm,
+    LoginForm,
+    PasswordResetForm,
+    StaffCreateForm,
+    StaffForm,
+)
 from crm.staff.models import Staff
 
 

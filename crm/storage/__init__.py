@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from flask import current_app
 
-from crm.storage.base import InvalidKey, MediaNotFound, MediaStorage, StorageError, StoredObject, check_key, media_key
+from crm.storage.base import (
+    InvalidKey,
+    MediaNotFound,
+    MediaStorage,
+    StorageError,
+    StoredObject,
+    check_key,
+    media_key,
+)
 
 __all__ = ["InvalidKey", "MediaNotFound", "MediaStorage", "StorageError", "StoredObject", "check_key",
            "get_storage", "media_key", "storage_from_config"]

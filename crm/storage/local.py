@@ -6,7 +6,14 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from crm.storage.base import CHUNK_SIZE, MediaNotFound, MediaStorage, StorageError, StoredObject, check_key
+from crm.storage.base import (
+    CHUNK_SIZE,
+    MediaNotFound,
+    MediaStorage,
+    StorageError,
+    StoredObject,
+    check_key,
+)
 
 
 class LocalStorage(MediaStorage):

@@ -20,7 +20,13 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from crm.storage.base import MediaNotFound, MediaStorage, StorageError, StoredObject, check_key
+from crm.storage.base import (
+    MediaNotFound,
+    MediaStorage,
+    StorageError,
+    StoredObject,
+    check_key,
+)
 
 CHECK_KEY = ".crm-check-storage"
 MAX_PRESIGN = timedelta(days=7)  # SigV4's limit

@@ -5,12 +5,18 @@ import sqlalchemy as sa
 
 from crm.bookings import services, slots
 from crm.bookings.models import Booking, BookingSlot, BookingSource
+from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.line_platform.services import channel_for_shop
-from crm.line_tab.models import LineFriend
 from crm.linking.models import LinkRequest
 from tests.bookings.helpers import (
-    VISITOR, bookable_shop, csrf_from, free_starts, make_service, post_booking, start_param,
+    VISITOR,
+    bookable_shop,
+    csrf_from,
+    free_starts,
+    make_service,
+    post_booking,
+    start_param,
 )
 from tests.factories import make_customer, make_friend, make_shop
 

@@ -13,7 +13,13 @@ from crm.bookings.models import Booking, BookingSlot, BookingStatus
 from crm.customers.models import Customer
 from crm.extensions import db as _db
 from crm.shops.models import Shop
-from tests.bookings.helpers import bookable_shop, free_starts, make_service, post_booking, visitor
+from tests.bookings.helpers import (
+    bookable_shop,
+    free_starts,
+    make_service,
+    post_booking,
+    visitor,
+)
 from tests.factories import make_shop
 
 JST = ZoneInfo("Asia/Tokyo")

@@ -7,10 +7,16 @@ import requests
 import sqlalchemy as sa
 
 from crm.bookings.models import Booking, BookingSource
+from crm.conversations.models import LineFriend, LineMessage, SendStatus
 from crm.customers.models import Customer
-from crm.line_tab.models import LineFriend, LineMessage, SendStatus
 from crm.linking.models import LinkRequest
-from tests.bookings.helpers import VISITOR, csrf_from, free_starts, query_of, start_param
+from tests.bookings.helpers import (
+    VISITOR,
+    csrf_from,
+    free_starts,
+    query_of,
+    start_param,
+)
 from tests.factories import make_customer, make_friend
 
 

@@ -3,14 +3,20 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
 import sqlalchemy as sa
 
 from crm.bookings import services, slots
-from crm.bookings.models import Booking, BookingSlot, BookingStatus, BusinessHours, Closure, Service
+from crm.bookings.models import (
+    Booking,
+    BookingSlot,
+    BookingStatus,
+    BusinessHours,
+    Closure,
+    Service,
+)
 from crm.line_platform.services import channel_for_shop
 from crm.staff.models import Role
-from tests.bookings.helpers import bookable_shop, book, free_starts, make_service
+from tests.bookings.helpers import book, bookable_shop, free_starts, make_service
 from tests.factories import make_customer, make_shop, make_staff
 
 

@@ -7,7 +7,7 @@ from crm.bookings import services, texts
 from crm.bookings.models import Booking
 from crm.customers.services import delete_customer
 from crm.linking.services import MERGE_MOVERS, merge_customers
-from tests.bookings.helpers import bookable_shop, book, free_starts
+from tests.bookings.helpers import book, bookable_shop, free_starts
 from tests.factories import make_customer
 
 

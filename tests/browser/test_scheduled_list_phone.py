@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from crm.database import utcnow
 from crm.extensions import db
 from crm.line_tab import scheduling
-from crm.line_tab.models import LineFriend, LineMessage, SendStatus
+from crm.conversations.models import LineFriend, LineMessage, SendStatus
 from crm.shops.models import Shop
 from tests import factories
 from tests.browser.conftest import TIMEOUT_MS, sign_in

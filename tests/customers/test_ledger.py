@@ -4,9 +4,9 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.extensions import db as _db
-from crm.line_tab.models import LineFriend
 from tests.factories import make_customer, make_friend
 
 

@@ -5,7 +5,14 @@ import pytest
 import sqlalchemy as sa
 
 from crm.digests import connections, delivery, services
-from crm.digests.models import ChannelStatus, DigestRun, DigestSend, Notification, RunStatus, SendStatus
+from crm.digests.models import (
+    ChannelStatus,
+    DigestRun,
+    DigestSend,
+    Notification,
+    RunStatus,
+    SendStatus,
+)
 from crm.digests.services import TickResult, recent_slots, run_digest_tick
 from crm.extensions import db as _db
 from crm.shops.models import Plan

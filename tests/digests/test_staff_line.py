@@ -8,14 +8,14 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from crm.conversations.models import LineFriend
 from crm.database import utcnow
 from crm.digests import line_notify
+from crm.digests.connections import settings_for
 from crm.digests.models import Notification, NotificationSettings
 from crm.digests.richmenu import sync_rich_menus
-from crm.digests.connections import settings_for
 from crm.digests.services import run_digest_tick
 from crm.extensions import db as _db
-from crm.line_tab.models import LineFriend
 from crm.shops.models import Plan
 from tests.digests.conftest import make_unread, utc
 from tests.factories import make_shop, make_staff

@@ -2,8 +2,8 @@
 
 import sqlalchemy as sa
 
+from crm.conversations.models import LineFriend, LineMessage
 from crm.extensions import db as _db
-from crm.line_tab.models import LineFriend, LineMessage
 
 
 def _event(type_, user_id, ts, event_id, **extra):

@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from redis import Redis
 from rq import Queue, SimpleWorker
 
+from crm.conversations.models import LineMessage
 from crm.extensions import db as _db
 from crm.line_platform.models import LineWebhookEvent
-from crm.line_tab.models import LineMessage
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -51,7 +51,7 @@ def test_a_workers_watch_queues_one_drain_job_that_processes_deliveries_in_time_
 
     # A worker takes the job; it runs in this test's transaction through run_job.
     job = queue.jobs[0]
-    assert job.func_name == "crm.jobs.run_worker_job" and job.args == ("crm.line_platform.events.drain_events",)
+    assert job.func_name == "crm.jobs.run_worker_job" and job.args == ("crm.line_platform.drain.drain_events",)
     run_job(*job.args)
     _db.session.expire_all()
     events = _db.session.scalars(sa.select(LineWebhookEvent)).all()
@@ -63,7 +63,7 @@ def test_a_workers_watch_queues_one_drain_job_that_processes_deliveries_in_time_
 
 
 def test_a_flushed_redis_loses_no_event(app, client, line_shop, rq_mode):
-    from crm.line_platform.events import sweep_unprocessed
+    from crm.line_platform.drain import sweep_unprocessed
 
     line_shop.post_events(client, [_text("U" + "9" * 32, 7, 1700000007000)])
     for key in rq_mode.scan_iter(f"*{app.config['RQ_QUEUE']}*"):  # Redis lost the job and the flag
@@ -75,7 +75,7 @@ def test_a_flushed_redis_loses_no_event(app, client, line_shop, rq_mode):
 def test_worker_process_runs_jobs_with_an_app_context(app, rq_mode):
     """SimpleWorker + run_worker_job, as `flask crm worker` runs them."""
     queue = Queue(app.config["RQ_QUEUE"], connection=rq_mode)
-    queue.enqueue("crm.jobs.run_worker_job", "crm.line_platform.events.drain_events")
+    queue.enqueue("crm.jobs.run_worker_job", "crm.line_platform.drain.drain_events")
     with app.app_context():
         worker = SimpleWorker([queue], connection=rq_mode)
         assert worker.work(burst=True)

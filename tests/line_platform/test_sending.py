@@ -1,8 +1,8 @@
 """The send pipeline against the sandbox: reply vs push, retry keys, failures, limits."""
 import sqlalchemy as sa
 
+from crm.conversations.models import LineFriend, LineMessage, SendStatus
 from crm.extensions import db as _db
-from crm.line_tab.models import LineFriend, LineMessage, SendStatus
 from crm.shops.models import LineChannelStatus
 from tests.factories import make_customer, make_staff
 

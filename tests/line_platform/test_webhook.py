@@ -4,10 +4,10 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from crm.conversations.models import LineMessage
 from crm.extensions import db as _db
-from crm.line_platform import webhook as ingestion
+from crm.line_platform import deliveries as ingestion
 from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent
-from crm.line_tab.models import LineMessage
 from line_sandbox.schema import spec_dir
 
 SAMPLES = spec_dir() / "webhook-samples.json"
@@ -59,7 +59,9 @@ def test_bad_signatures_are_refused_and_nothing_is_stored(client, line_shop, cas
     signature = line_shop.sign(body)
     headers = {"Content-Type": "application/json"}
     if case == "wrong secret":
-        import base64, hashlib, hmac
+        import base64
+        import hashlib
+        import hmac
         headers["X-Line-Signature"] = base64.b64encode(hmac.new(b"0" * 32, body, hashlib.sha256).digest()).decode()
     elif case == "tampered body":
         body = body.replace("こんにちは".encode("unicode_escape"), b"sayonara").replace(b'"1"', b'"2"')
@@ -154,8 +156,8 @@ def test_the_webhook_url_is_built_by_url_for(app, line_shop):
 
 
 def test_a_delivery_that_cannot_be_split_waits_with_its_error_and_holds_up_no_other(line_shop, monkeypatch):
-    from crm.line_platform import events as processing
     from crm.database import utcnow
+    from crm.line_platform import drain as processing
 
     good, bad = _samples()[0], dict(_samples()[1], webhookEventId="01POISON")
     for event in (bad, good):
@@ -198,7 +200,9 @@ def test_a_body_without_content_length_answers_411(app, line_shop):
 
 
 def _sign(secret, body):
-    import base64, hashlib, hmac
+    import base64
+    import hashlib
+    import hmac
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 

@@ -7,10 +7,10 @@ import threading
 
 import sqlalchemy as sa
 
+from crm.conversations.models import LineMessage
 from crm.extensions import db as _db
 from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent
 from crm.line_platform.services import channel_for_shop, save_channel
-from crm.line_tab.models import LineMessage
 from crm.shops.models import Shop
 from tests.factories import make_shop
 

@@ -1,8 +1,8 @@
 """Shared by the drafts and scheduling tests: a customer linked to a sandbox LINE friend."""
 import sqlalchemy as sa
 
+from crm.conversations.models import Direction, LineMessage
 from crm.extensions import db as _db
-from crm.line_tab.models import Direction, LineMessage
 from tests.factories import make_customer, make_friend
 
 

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
+from crm.conversations.models import Direction, LineMessage, LineRead, SendStatus
 from crm.extensions import db as _db
-from crm.line_tab.models import Direction, LineMessage, LineRead, SendStatus
 from crm.shops.models import Plan
 from tests.factories import make_customer, make_friend, make_staff
 

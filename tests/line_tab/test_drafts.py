@@ -5,11 +5,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from crm.conversations.models import SendStatus
 from crm.database import utcnow
 from crm.extensions import db as _db
 from crm.line_tab import drafts
-from crm.line_tab.drafts import DraftConflict, DraftError, DraftStatus, LineDraft
-from crm.line_tab.models import SendStatus
+from crm.line_tab.drafts import DraftConflict, DraftError
+from crm.line_tab.models import DraftStatus, LineDraft
 from crm.staff.models import LineSendMode
 from tests.factories import make_shop, make_staff
 from tests.line_tab.helpers import htmx_post, linked, outgoing, sent_texts, tab

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 
 from openpyxl import load_workbook
 
+from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.extensions import db as _db
-from crm.line_tab.models import Direction, LineMessage, SendStatus
 from tests.factories import make_customer, make_friend, make_staff
 
 

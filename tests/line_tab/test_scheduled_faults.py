@@ -26,11 +26,11 @@ from redis import Redis
 
 from crm import create_app, jobs
 from crm.config import TestingConfig
+from crm.conversations.models import LineMessage, SendStatus
 from crm.database import utcnow
 from crm.extensions import db
 from crm.line_platform.services import channel_for_shop, save_channel
 from crm.line_tab import scheduling
-from crm.line_tab.models import LineMessage, SendStatus
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]

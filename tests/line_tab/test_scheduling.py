@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from crm import jobs
+from crm.conversations.models import SendStatus
 from crm.database import utcnow
 from crm.extensions import db as _db
-from crm.line_tab import scheduling
-from crm.line_tab.models import SendStatus
+from crm.line_tab import lists, scheduling
 from crm.line_tab.scheduling import NotEditable, QuietHours, ScheduleError
 from crm.staff.models import LineSendMode
 from tests.factories import make_shop, make_staff
@@ -185,13 +185,13 @@ def test_a_blocked_friend_fails_with_the_reason_and_the_owner_is_told(client, au
     _db.session.refresh(message)
     assert message.status == SendStatus.FAILED
     assert message.failure_reason == "この友だちにブロックされているため送信できません。"
-    assert scheduling.failed_send_count(line_shop.shop.id) == 1
+    assert lists.failed_send_count(line_shop.shop.id) == 1
     auth.login(line_shop.owner)
     html = client.get("/line/scheduled").get_data(as_text=True)
     assert "送信できなかったメッセージ" in html and "ブロック後" in html and "ブロックされているため" in html
     assert "ブロックされているため" in tab(client, customer)
     assert client.post_form(f"/line/failures/{message.id}/ack").status_code == 302
-    assert scheduling.failed_send_count(line_shop.shop.id) == 0
+    assert lists.failed_send_count(line_shop.shop.id) == 0
     assert "送信できなかったメッセージ" not in client.get("/line/scheduled").get_data(as_text=True)
 
 
@@ -205,7 +205,7 @@ def test_a_misconfigured_channel_fails_with_the_reason(chat, line_shop):
     jobs.commit()
     _db.session.refresh(message)
     assert message.status == SendStatus.FAILED and message.failure_reason.startswith("401")
-    assert [m.id for m in scheduling.failed_sends(line_shop.shop.id)] == [message.id]
+    assert [m.id for m in lists.failed_sends(line_shop.shop.id)] == [message.id]
 
 
 def test_scheduled_messages_push_even_with_a_fresh_reply_token(chat, line_shop):

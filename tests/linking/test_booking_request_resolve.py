@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from crm.bookings.models import Booking
 from crm.customers.models import Customer
 from crm.extensions import db as _db
-from crm.line_tab.models import LineFriend
+from crm.conversations.models import LineFriend
 from crm.linking.models import LinkRequest, RequestStatus
 from tests.bookings.helpers import csrf_from, free_starts, start_param
 from tests.bookings.conftest import login_shop  # noqa: F401 (the fixture)

@@ -2,12 +2,16 @@
 import sqlalchemy as sa
 
 from crm.bookings import services as booking_services
+from crm.conversations.models import LineFriend
 from crm.extensions import db as _db
-from crm.line_tab.models import LineFriend
 from crm.linking.models import LinkRequest, RequestReason, RequestStatus
 from tests.bookings.helpers import bookable_shop, free_starts, visitor
 from tests.factories import make_customer
-from tests.linking.test_linking_flow import CHECK, _friend_taps_check_bookings, _link_path
+from tests.linking.test_linking_flow import (
+    CHECK,
+    _friend_taps_check_bookings,
+    _link_path,
+)
 
 
 def _hanako_with_a_booking(shop):

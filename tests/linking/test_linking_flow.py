@@ -5,9 +5,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.extensions import db as _db
-from crm.line_tab.models import LineFriend
 from crm.linking import tokens
 from crm.linking.models import LinkRequest, RequestStatus, SpentLinkToken
 from tests.factories import make_customer, make_friend, make_staff

@@ -4,10 +4,10 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.customers.normalize import InvalidPhone
 from crm.extensions import db as _db
-from crm.line_tab.models import LineFriend
 from crm.linking.models import LinkRequest, RequestReason
 from crm.linking.services import Outcome, Typed, match_and_link
 from tests.factories import make_customer, make_friend

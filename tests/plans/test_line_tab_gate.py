@@ -78,7 +78,7 @@ def test_every_line_tab_endpoint_answers_403_with_how_to_upgrade(app, client, au
     requests = line_tab_requests(app, ids)
     endpoints = {endpoint for endpoint, _m, _u in requests}
     assert "customers.show" in endpoints and "line_tab.send" in endpoints
-    assert {"line_platform.friend", "line_platform.media", "line_platform.unlinked_friends",
+    assert {"line_tab.friend", "line_platform.media", "line_tab.unlinked_friends",
             "linking.resolve", "linking.link_existing"} <= endpoints
     token = client.csrf_token()
     for endpoint, method, url in requests:
@@ -134,7 +134,7 @@ def test_every_route_of_a_gated_blueprint_is_gated_or_named_open_with_a_reason(a
 
 
 def test_unlinking_on_a_basic_plan_does_not_open_the_conversation(app, client, auth, db):
-    from crm.line_tab.models import Direction, LineMessage
+    from crm.conversations.models import Direction, LineMessage
 
     shop, owner = make_shop(plan=Plan.BASIC)
     customer = make_customer(shop)

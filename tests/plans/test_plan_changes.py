@@ -5,14 +5,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.database import utcnow
 from crm.extensions import db as _db
 from crm.line_platform.models import LineWebhookEvent
 from crm.line_platform.sending import deliver
-from crm.line_tab.models import Direction, LineMessage, SendStatus
-from crm.plans import line_tab_available
-from crm.plans.services import hold_lapsed, release_held
+from crm.line_tab.held import hold_lapsed, release_held
 from crm.shops.models import Plan
+from crm.shops.plans import line_tab_available
 from tests.factories import make_customer, make_friend, make_shop, make_staff
 
 

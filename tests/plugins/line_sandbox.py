@@ -18,7 +18,6 @@ webhook handler can call the sandbox back).
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 from pathlib import Path

@@ -3,7 +3,14 @@ from pathlib import Path
 
 import pytest
 
-from line_sandbox.schema import SpecValidator, load_spec, prepare, property_path, spec_dir, validator_for_file
+from line_sandbox.schema import (
+    SpecValidator,
+    load_spec,
+    prepare,
+    property_path,
+    spec_dir,
+    validator_for_file,
+)
 
 SPEC = {
     "paths": {"/things/{id}": {"post": {"requestBody": {"content": {"application/json": {

@@ -3,9 +3,22 @@ import uuid
 
 import pytest
 from linebot.v3.messaging import (
-    ApiClient, ApiException, Configuration, FlexContainer, FlexMessage, MessagingApi, MessagingApiBlob,
-    PushMessageRequest, ReplyMessageRequest, RichMenuArea, RichMenuBounds, RichMenuRequest, RichMenuSize,
-    PostbackAction, StickerMessage, TextMessage,
+    ApiClient,
+    ApiException,
+    Configuration,
+    FlexContainer,
+    FlexMessage,
+    MessagingApi,
+    MessagingApiBlob,
+    PostbackAction,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    RichMenuArea,
+    RichMenuBounds,
+    RichMenuRequest,
+    RichMenuSize,
+    StickerMessage,
+    TextMessage,
 )
 
 LINE_DATA_HOST = "https://api-data.line.me"

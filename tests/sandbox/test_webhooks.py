@@ -9,9 +9,20 @@ import pytest
 import requests
 from linebot.v3 import SignatureValidator, WebhookParser
 from linebot.v3.webhooks import (
-    AudioMessageContent, FileMessageContent, FollowEvent, ImageMessageContent, LocationMessageContent,
-    MessageEditedEvent, MessageEvent, PostbackEvent, StickerMessageContent, TextMessageContent, UnfollowEvent,
-    UnsendEvent, UserSource, VideoMessageContent,
+    AudioMessageContent,
+    FileMessageContent,
+    FollowEvent,
+    ImageMessageContent,
+    LocationMessageContent,
+    MessageEditedEvent,
+    MessageEvent,
+    PostbackEvent,
+    StickerMessageContent,
+    TextMessageContent,
+    UnfollowEvent,
+    UnsendEvent,
+    UserSource,
+    VideoMessageContent,
 )
 
 from line_sandbox.schema import SpecValidator, load_spec

@@ -6,10 +6,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from crm import jobs
+from crm.conversations.models import LineMessage
 from crm.database import utcnow
 from crm.extensions import db as _db
 from crm.line_tab import scheduling
-from crm.line_tab.models import LineMessage
 from tests.storage.conftest import closed_port_url
 
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")

@@ -1,4 +1,4 @@
-"""Creating shops with their owner account."""
+"""Opening a shop: the shop (tenant) and its first owner account."""
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm.extensions import db

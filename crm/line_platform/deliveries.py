@@ -1,19 +1,24 @@
-"""Webhook ingestion: verify the signature on the raw body, keep it, store each event once."""
+"""Webhook deliveries: verify the signature on the raw body, keep the body, store each event once."""
 import base64
 import hashlib
 import hmac
 import json
+import time
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from flask import current_app
 
 from crm import jobs
-from crm.database import autocommit_engine, session_joins_outer_transaction, utcnow
+from crm.database import (
+    autocommit_engine,
+    insert_ignoring,
+    session_joins_outer_transaction,
+    utcnow,
+)
 from crm.extensions import db
 from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent
 from crm.shops.models import LineChannel
-
 
 _SECRETS_TTL = 60.0
 _secrets = {}  # webhook key -> (expires at, shop id, channel secret, secret version)
@@ -27,8 +32,6 @@ def channel_secret(key, fresh=False):
     (store_delivery); when it is not, or a signature fails, call again with
     fresh=True.
     """
-    import time
-
     now = time.monotonic()
     cached = _secrets.get(key)
     if cached and not fresh and cached[0] > now:
@@ -46,8 +49,6 @@ def channel_secret(key, fresh=False):
 
 def max_bytes():
     """The largest webhook body accepted (WEBHOOK_MAX_BYTES); LINE's are a few kB."""
-    from flask import current_app
-
     return current_app.config["WEBHOOK_MAX_BYTES"]
 
 
@@ -80,14 +81,6 @@ def parse_body(body):
         if not isinstance(event.get("timestamp"), int):
             raise BadWebhook("event without timestamp")
     return data["events"]
-
-
-def _insert(dialect_name):
-    if dialect_name == "postgresql":
-        return postgresql.insert
-    if dialect_name == "sqlite":
-        return sqlite.insert
-    raise NotImplementedError(dialect_name)
 
 
 def store_delivery(shop_id, body, key, secret_version):
@@ -166,12 +159,7 @@ def store_events(shop_id, events, received_at):
     """
     if not events:
         return []
-    connection = db.session.connection()
     table = LineWebhookEvent.__table__
-    stmt = (
-        _insert(connection.dialect.name)(table)
-        .on_conflict_do_nothing(index_elements=["webhook_event_id"])
-        .returning(table.c.id)
-    )
+    stmt = insert_ignoring(table, ["webhook_event_id"]).returning(table.c.id)
     rows = [event_row(shop_id, event, received_at) for event in events]
-    return sorted(connection.execute(stmt, rows).scalars().all())
+    return sorted(db.session.connection().execute(stmt, rows).scalars().all())

@@ -1,0 +1,50 @@
+"""The shop's conversations: the inbox (LINEトーク), the unread ones (イエローバー) and their count."""
+import sqlalchemy as sa
+
+from crm.conversations.models import LineFriend, LineMessage
+from crm.customers.models import Customer
+from crm.extensions import db
+
+
+def unread_summary(shop_id: int, except_friend_id: int | None = None):
+    """(conversations, messages, oldest unread time) of the shop, in one query; without the one on screen."""
+    where = [LineFriend.shop_id == shop_id, LineFriend.unread_since.is_not(None)]
+    if except_friend_id:
+        # ... unless someone set it aside (後で通知): that one was asked to stay in the bar.
+        where.append(sa.or_(LineFriend.id != except_friend_id, LineFriend.notify_later_at.is_not(None)))
+    row = db.session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(LineFriend.unread_count), 0),
+                  sa.func.min(LineFriend.unread_since))
+        .where(*where)
+    ).one()
+    return row[0], int(row[1]), row[2]
+
+
+def unread_conversations(shop_id, limit=50):
+    """Unread conversations, oldest first, with their customers."""
+    return db.session.execute(
+        sa.select(LineFriend, Customer)
+        .outerjoin(Customer, Customer.id == LineFriend.customer_id)
+        .where(LineFriend.shop_id == shop_id, LineFriend.unread_since.is_not(None))
+        .order_by(LineFriend.unread_since, LineFriend.id)
+        .limit(limit)
+    ).all()
+
+
+def inbox(shop_id, limit=100):
+    """Conversations, most recent first, unread marked, with the customer and the last message."""
+    last = (
+        sa.select(LineMessage.friend_id, sa.func.max(LineMessage.id).label("last_id"))
+        .where(LineMessage.shop_id == shop_id)
+        .group_by(LineMessage.friend_id)
+        .subquery()
+    )
+    return db.session.execute(
+        sa.select(LineFriend, Customer, LineMessage)
+        .join(last, last.c.friend_id == LineFriend.id)
+        .join(LineMessage, LineMessage.id == last.c.last_id)
+        .outerjoin(Customer, Customer.id == LineFriend.customer_id)
+        .where(LineFriend.shop_id == shop_id)
+        .order_by(LineFriend.last_message_at.desc().nulls_last(), LineFriend.id.desc())
+        .limit(limit)
+    ).all()

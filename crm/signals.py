@@ -1,0 +1,28 @@
+"""Signals between domains: a lower layer announces, the layers above listen.
+
+As indico's signals and Chatwoot's listeners: the gateway never imports the
+features that react to a message, and the ledger never imports the LINE code
+that must forget a deleted customer. Receivers run inside the sender's
+transaction; they flush, never commit.
+"""
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: sender: the LineFriend; kwargs: message (LineMessage), event (LineWebhookEvent).
+#: Sent after an incoming message is stored; read state, the staff rich menu and
+#: automatic responses listen.
+message_received = _signals.signal("message-received")
+
+#: sender: the LineFriend; kwargs: data (the postback data string), event.
+#: Returns (from receivers) what to answer; the first non-None answer is used.
+postback_received = _signals.signal("postback-received")
+
+#: sender: the LineFriend; kwargs: event, refollow (bool). After a follow is applied.
+friend_followed = _signals.signal("friend-followed")
+
+#: sender: the Customer, before it is deleted.
+customer_deleted = _signals.signal("customer-deleted")
+
+#: sender: the Shop, after its plan changed; kwargs: was_premium, is_premium.
+plan_changed = _signals.signal("plan-changed")
