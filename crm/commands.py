@@ -5,10 +5,28 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from crm import jobs
+from crm.bookings.demo import seed_booking_demo
+from crm.demo import connect_demo_to_sandbox, seed_demo
+from crm.digests import line_notify
+from crm.digests.services import run_digest_tick
+from crm.digests.tasks import register_cron
 from crm.extensions import db
-from crm.shops.models import Plan
+from crm.jobs import redis_connection
+from crm.line_platform.drain import sweep_unprocessed
+from crm.line_platform.sending import sweep_outgoing
+from crm.line_platform.services import channel_for_shop, save_channel
+from crm.line_platform.watcher import start_watcher
+from crm.line_tab.scheduling import register_cron as register_line_tick
+from crm.line_tab.scheduling import tick
+from crm.plans.services import PlanError, end_of_day, set_plan
+from crm.shops.models import Plan, Shop
+from crm.shops.plans import line_tab_available
+from crm.staff.onboarding import create_shop
 from crm.staff.passwords import MIN_PASSWORD_LENGTH
+from crm.staff.services import StaffError
 from crm.storage.cli import check_storage_command
+from crm.urls import external_url
 
 crm_cli = AppGroup("crm", help="Operator commands for the salon customer ledger.")
 crm_cli.add_command(check_storage_command)
@@ -29,9 +47,6 @@ def create_shop_command(name, owner_email, owner_password, owner_name, plan, tim
     """Create a shop with its owner account; prints one JSON object."""
     from flask import url_for
 
-    from crm.line_platform.services import channel_for_shop, save_channel
-    from crm.staff.onboarding import create_shop
-    from crm.staff.services import StaffError
 
     if len(owner_password) < MIN_PASSWORD_LENGTH:
         raise click.BadParameter(f"at least {MIN_PASSWORD_LENGTH} characters", param_hint="--owner-password")
@@ -78,13 +93,8 @@ def create_shop_command(name, owner_email, owner_password, owner_name, plan, tim
 @click.option("--public-url", default="http://127.0.0.1:5000", show_default=True, help="Where the sandbox reaches the app.")
 def seed_demo_command(customers, sandbox_url, public_url):
     """Create (or reuse) the demo salon with customers and LINE friends; prints the owner's sign-in."""
-    from crm.demo import connect_demo_to_sandbox, seed_demo
-
     result = seed_demo(customer_count=customers)
     if not sandbox_url:
-        from crm.bookings.demo import seed_booking_demo
-        from crm.shops.models import Shop
-
         seed_booking_demo(db.session.get(Shop, result["shop_id"]))
     if sandbox_url:
         with current_app.test_request_context():
@@ -96,10 +106,6 @@ def seed_demo_command(customers, sandbox_url, public_url):
 @crm_cli.command("sweep")
 def sweep_command():
     """Re-enqueue webhook events and outgoing messages whose jobs were lost; run every minute."""
-    from crm import jobs
-    from crm.line_platform.drain import sweep_unprocessed
-    from crm.line_platform.sending import sweep_outgoing
-
     events = sweep_unprocessed()
     messages = sweep_outgoing()
     jobs.commit()
@@ -109,9 +115,6 @@ def sweep_command():
 @crm_cli.command("tick")
 def tick_command():
     """Release due scheduled LINE messages, re-enqueue lost deliveries and events; idempotent, run every minute."""
-    from crm import jobs
-    from crm.line_tab.scheduling import tick
-
     result = tick()
     jobs.commit()
     click.echo(json.dumps(result))
@@ -129,8 +132,6 @@ def worker_command(queues):
     """Run an rq worker with the app context (needs REDIS_URL)."""
     from rq import SimpleWorker
 
-    from crm.jobs import redis_connection
-    from crm.line_platform.watcher import start_watcher
 
     # SimpleWorker runs jobs in this process, inside the CLI's app context, so
     # no forked child inherits the database pool's connections.
@@ -150,9 +151,6 @@ def set_plan_command(shop_id, plan, until):
     """Change a shop's plan; losing the LINE tab holds its scheduled messages (保留). Prints JSON."""
     from datetime import date
 
-    from crm.plans.services import PlanError, end_of_day, set_plan
-    from crm.shops.models import Shop
-    from crm.shops.plans import line_tab_available
 
     shop = db.session.get(Shop, shop_id)
     if shop is None:
@@ -180,7 +178,6 @@ def tick_digests_command(now):
     """Send the due 8:00/20:00 digests of unread LINE messages; idempotent, run every minute."""
     from datetime import datetime
 
-    from crm.digests.services import run_digest_tick
 
     at = datetime.fromisoformat(now) if now else None
     if at is not None and at.tzinfo is None:
@@ -192,9 +189,6 @@ def tick_digests_command(now):
 @crm_cli.command("notify-setup")
 def notify_setup_command():
     """Create the staff rich menus on the notification channel and point its webhook at this app."""
-    from crm.digests import line_notify
-    from crm.urls import external_url
-
     if not line_notify.configured():
         raise click.ClickException("set NOTIFY_LINE_CHANNEL_ID, NOTIFY_LINE_CHANNEL_SECRET, NOTIFY_LINE_CHANNEL_ACCESS_TOKEN")
     with current_app.test_request_context():
@@ -212,9 +206,6 @@ def cron_command():
     """
     from rq.cron import CronScheduler
 
-    from crm.digests.tasks import register_cron
-    from crm.jobs import redis_connection
-    from crm.line_tab.scheduling import register_cron as register_line_tick
 
     scheduler = CronScheduler(connection=redis_connection())
     register_cron(scheduler)

@@ -6,6 +6,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 BASE_DIR = PACKAGE_DIR.parent  # the source checkout (or site-packages for an installed package)
 
 
+class ConfigError(RuntimeError):
+    """A setting the operator must fix; the message names the variable."""
+
+
 def _data_dir():
     # Writable files never go into site-packages: a checkout keeps them in its var/,
     # an installed package in ./var of the directory it runs from, unless CRM_DATA_DIR says where.
@@ -214,7 +218,5 @@ def config_from_env():
     """Pick the configuration class named by CRM_ENV (production by default)."""
     name = os.environ.get("CRM_ENV", "production")
     if name not in CONFIGS:
-        from crm.startup import ConfigError
-
         raise ConfigError(f"CRM_ENV must be one of {', '.join(CONFIGS)} (not {name!r})")
     return CONFIGS[name]

@@ -4,16 +4,20 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
+from crm.bookings.demo import seed_booking_demo
+from crm.bookings.texts import booking_page_url
 from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.customers.normalize import normalize_phone
 from crm.customers.services import set_phone
 from crm.database import utcnow
 from crm.extensions import db
-from crm.shops.models import Plan
+from crm.line_platform.richmenu import install
+from crm.line_platform.services import channel_for_shop, save_channel
+from crm.shops.models import Plan, Shop
 from crm.staff.models import LineSendMode, Role, Staff
 from crm.staff.onboarding import create_shop
-from crm.staff.services import create_staff
+from crm.staff.services import create_staff, reset_password
 
 DEMO_OWNER_EMAIL = "owner@demo-salon.example"
 DEMO_PASSWORD = "demo-salon-2026"
@@ -53,8 +57,6 @@ def seed_demo(customer_count=50):
     """Create the demo shop once; on later runs reset the demo password and reuse it."""
     owner = db.session.scalars(sa.select(Staff).where(Staff.email == DEMO_OWNER_EMAIL)).first()
     if owner is not None:
-        from crm.staff.services import reset_password
-
         reset_password(owner, DEMO_PASSWORD)
         return _result(owner.shop, created=False)
 
@@ -149,7 +151,6 @@ def connect_demo_to_sandbox(shop_id, sandbox_url, public_base_url):
     """Register the demo salon's channel and friends in the LINE sandbox and connect the shop to it."""
     from flask import url_for
 
-    from crm.line_platform.services import channel_for_shop, save_channel
 
     channel = channel_for_shop(shop_id)
     save_channel(channel, DEMO_CHANNEL["channel_id"], DEMO_CHANNEL["channel_secret"], DEMO_CHANNEL["channel_access_token"])
@@ -162,10 +163,6 @@ def connect_demo_to_sandbox(shop_id, sandbox_url, public_base_url):
         status = "friend" if friend.followed else "blocked"
         _post_json(f"{sandbox_url}/_sandbox/channels/{DEMO_CHANNEL['channel_id']}/users/{friend.line_user_id}/friendship",
                    {"status": status}, method="PUT")
-    from crm.bookings.demo import seed_booking_demo
-    from crm.bookings.texts import booking_page_url
-    from crm.line_platform.richmenu import install
-    from crm.shops.models import Shop
 
     shop = db.session.get(Shop, shop_id)
     seed_booking_demo(shop, sandbox_url=sandbox_url, bot_channel_id=DEMO_CHANNEL["channel_id"])

@@ -8,7 +8,7 @@ import uuid
 from rq import get_current_job
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from crm.startup import ConfigError
+from crm.config import ConfigError
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Accepted from the client or the proxy only when it is short and plain: it goes into every log line.

@@ -3,9 +3,7 @@ import sys
 
 import sqlalchemy as sa
 
-
-class ConfigError(RuntimeError):
-    """A setting the operator must fix; the message names the variable."""
+from crm.config import ConfigError, config_from_env
 
 
 def check_settings(config) -> None:
@@ -28,8 +26,6 @@ def prepare_data_dir(config) -> None:
 
 def check_environment() -> None:
     """check_settings() for the configuration the environment selects (gunicorn runs it before any worker)."""
-    from crm.config import config_from_env
-
     config = config_from_env()
     check_settings({name: getattr(config, name) for name in dir(config) if name.isupper()})
 
@@ -54,8 +50,6 @@ def check_database_url(url) -> None:
 
 def _database_location():
     # The URL's host and database, never its password.
-    from crm.config import config_from_env
-
     try:
         url = sa.engine.make_url(config_from_env().SQLALCHEMY_DATABASE_URI)
     except Exception:  # unparseable URLs were reported before any connection

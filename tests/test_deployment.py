@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from crm import create_app
-from crm.config import BASE_DIR, TestingConfig, normalize_database_url
-from crm.startup import ConfigError, check_database_url
+from crm.config import BASE_DIR, ConfigError, TestingConfig, normalize_database_url
+from crm.startup import check_database_url
 
 ROOT = BASE_DIR
 BIN = Path(sys.executable).parent

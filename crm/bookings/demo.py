@@ -9,6 +9,7 @@ from crm.bookings.models import Service
 from crm.customers.models import Customer
 from crm.customers.normalize import InvalidPhone
 from crm.extensions import db
+from crm.line_platform.services import channel_for_shop
 
 DEMO_MENU = (
     ("カット", 60, 4400, "シャンプー・ブロー込み"),
@@ -66,7 +67,6 @@ def _connect_login_channel(shop, sandbox_url, bot_channel_id):
     import json
     import urllib.request
 
-    from crm.line_platform.services import channel_for_shop
 
     body = dict(DEMO_LOGIN_CHANNEL)
     if bot_channel_id:

@@ -22,6 +22,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from crm.bookings.formatting import duration_label
 from crm.bookings.models import SLOT_MINUTES
 from crm.customers.normalize import InvalidPhone, normalize_kana, normalize_phone
 from crm.forms import BaseForm
@@ -81,7 +82,6 @@ class ServiceForm(BaseForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from crm.bookings.formatting import duration_label
 
         self.duration_minutes.choices = [SelectChoice(m, duration_label(m)) for m in DURATIONS]
 

@@ -20,6 +20,7 @@ from crm.bookings import blueprint, services, slots
 from crm.bookings.forms import BookingForm
 from crm.bookings.models import Booking
 from crm.conversations.models import LineFriend
+from crm.customers.models import Customer
 from crm.customers.normalize import InvalidPhone
 from crm.extensions import db, limiter
 from crm.line_login import flow
@@ -176,8 +177,6 @@ def form(key):
 
 
 def _prefill(booking_form, friend):
-    from crm.customers.models import Customer
-
     customer = db.session.get(Customer, friend.customer_id)
     if customer is None:
         return

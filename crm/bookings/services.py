@@ -1,10 +1,10 @@
-"""Booking operations: the menu, hours, making and cancelling bookings, lists, LINE texts.
+"""Booking operations: the menu, hours, making, cancelling and moving bookings.
 
 Services flush; the request or job commits (crm.jobs.commit, so queued LINE
 messages go out after the booking is committed).
 """
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import timedelta, timezone
 
 import sqlalchemy as sa
 from flask import current_app
@@ -26,11 +26,10 @@ from crm.customers.normalize import normalize_kana, normalize_name, normalize_ph
 from crm.customers.services import save_customer, set_phone
 from crm.database import utcnow
 from crm.extensions import db
+from crm.line_platform.sending import queue_text
 from crm.linking.services import MERGE_MOVERS, Outcome, Typed, match_and_link
 from crm.linking.strays import note_made_customer
 from crm.shops.models import Shop
-
-PAST_BOOKINGS_SHOWN = 50
 
 
 class SlotUnavailable(ValueError):
@@ -289,8 +288,6 @@ def book(shop, service, starts_at, visitor, friend=None, now=None, region="JP"):
     db.session.flush()
     result = BookingResult(booking, customer, outcome)
     if friend is not None and result.linked:
-        from crm.line_platform.sending import queue_text
-
         queue_text(friend, texts.confirmation_text(booking, shop))
     return result
 
@@ -307,52 +304,6 @@ def cancel(booking):
 
 
 # -- lists ------------------------------------------------------------------------------------------
-
-
-def bookings_on(shop, day):
-    """The shop's bookings starting on a (shop-local) day, cancelled ones included, with customers."""
-    zone = slots.shop_zone(shop)
-    start = datetime.combine(day, time.min, tzinfo=zone).astimezone(timezone.utc)
-    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).astimezone(timezone.utc)
-    return db.session.scalars(
-        sa.select(Booking)
-        .options(sa.orm.joinedload(Booking.customer))
-        .where(Booking.shop_id == shop.id, Booking.starts_at >= start, Booking.starts_at < end)
-        .order_by(Booking.starts_at, Booking.id)
-    ).all()
-
-
-def upcoming_for_customer(customer, now=None):
-    """The customer's booked (not cancelled) bookings that have not ended, soonest first."""
-    now = now or utcnow()
-    return db.session.scalars(
-        sa.select(Booking)
-        .where(
-            Booking.customer_id == customer.id,
-            Booking.shop_id == customer.shop_id,
-            Booking.status == BookingStatus.BOOKED,
-            Booking.ends_at > now,
-        )
-        .order_by(Booking.starts_at, Booking.id)
-    ).all()
-
-
-def customer_bookings(customer, now=None):
-    """For the customer's 予約 tab: {"upcoming": [...], "past": [...]} (past: newest first)."""
-    now = now or utcnow()
-    upcoming = upcoming_for_customer(customer, now)
-    shown = {b.id for b in upcoming}
-    past = db.session.scalars(
-        sa.select(Booking)
-        .where(Booking.customer_id == customer.id, Booking.shop_id == customer.shop_id)
-        .order_by(Booking.starts_at.desc(), Booking.id.desc())
-        .limit(PAST_BOOKINGS_SHOWN + len(shown))
-    ).all()
-    past = [b for b in past if b.id not in shown][:PAST_BOOKINGS_SHOWN]
-    return {"upcoming": upcoming, "past": past}
-
-
-# -- merges -----------------------------------------------------------------------------------------
 
 
 def move_bookings(keep, remove):

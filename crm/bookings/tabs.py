@@ -1,7 +1,7 @@
 """The 予約 tab of a customer's record."""
 from flask_babel import lazy_gettext as _l
 
-from crm.bookings.services import customer_bookings
+from crm.bookings.lists import customer_bookings
 from crm.customers import tabs
 
 tabs.register(tabs.CustomerTab(

@@ -2,6 +2,7 @@
 from flask_babel import gettext as _
 
 from crm.bookings.formatting import day_label, duration_label, time_label, yen
+from crm.bookings.lists import upcoming_for_customer
 from crm.extensions import db
 from crm.shops.models import Shop
 from crm.urls import external_url
@@ -37,10 +38,6 @@ def confirmation_text(booking, shop):
 
 def upcoming_message(customer, now=None):
     """The reply to 「予約を確認する」: the customer's upcoming bookings, or how to book."""
-    from crm.bookings.services import (
-        upcoming_for_customer,  # services sends these texts
-    )
-
     shop = db.session.get(Shop, customer.shop_id)
     upcoming = upcoming_for_customer(customer, now)
     if not upcoming:

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from crm.bookings import (  # noqa: F401,E402  (their routes are on the same blueprint)
     blueprint,
+    lists,
     public,
     services,
     settings,
@@ -35,7 +36,7 @@ def day():
         shown = date.fromisoformat(request.args.get("date", ""))
     except ValueError:
         shown = today
-    bookings = services.bookings_on(shop, shown)
+    bookings = lists.bookings_on(shop, shown)
     return render_template(
         "bookings/day.html", shop=shop, day=shown, today=today, bookings=bookings,
         previous_day=shown - timedelta(days=1), next_day=shown + timedelta(days=1),

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
+from crm.digests import line_notify, mail
 from crm.digests.models import (
     ChannelStatus,
     DigestSend,
@@ -17,7 +19,7 @@ from crm.digests.models import (
     NotificationSettings,
     SendStatus,
 )
-from crm.digests.services import catch_up_window
+from crm.digests.render import email_message, line_messages
 from crm.extensions import db
 from crm.staff.models import Staff
 
@@ -25,6 +27,11 @@ log = logging.getLogger(__name__)
 
 CLAIM_LEASE = timedelta(minutes=5)
 DELIVER_BATCH = 50
+
+
+def catch_up_window():
+    """How long after its time a digest slot is still sent (DIGEST_CATCH_UP_MINUTES)."""
+    return timedelta(minutes=current_app.config["DIGEST_CATCH_UP_MINUTES"])
 
 
 def _claim(send_ids, now):
@@ -100,9 +107,6 @@ def _plan_jobs(claimed, now):
 
 
 def _deliver_line(jobs):
-    from crm.digests import line_notify
-    from crm.digests.render import line_messages
-
     pending = [j for j in jobs if j.send_line]
     if not pending:
         return
@@ -118,9 +122,6 @@ def _deliver_line(jobs):
 
 
 def _deliver_email(jobs):
-    from crm.digests import mail
-    from crm.digests.render import email_message
-
     pending = [j for j in jobs if j.send_email]
     if not pending:
         return

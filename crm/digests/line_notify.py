@@ -20,6 +20,7 @@ from linebot.v3.messaging import (
 )
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from crm.digests.models import NotificationSettings, NotifyRichMenu
 from crm.extensions import db
 from crm.line_platform.channels import line_error_reason
 from crm.line_platform.client import line_apis
@@ -128,8 +129,6 @@ def menu_image(variant):
 
 def rich_menu_ids():
     """{variant: rich menu id} of the configured channel (empty until setup ran)."""
-    from crm.digests.models import NotifyRichMenu
-
     rows = db.session.execute(
         sa.select(NotifyRichMenu.variant, NotifyRichMenu.rich_menu_id).where(NotifyRichMenu.channel_id == channel_id())
     ).all()
@@ -140,7 +139,6 @@ def setup(customers_url, notifications_url, webhook_url=None):
     """Create both staff rich menus (normal is every friend's default); set the webhook. Flushes."""
     from linebot.v3.messaging import SetWebhookEndpointRequest
 
-    from crm.digests.models import NotifyRichMenu
 
     old = rich_menu_ids()
     created = {}
@@ -164,7 +162,6 @@ def setup(customers_url, notifications_url, webhook_url=None):
     for variant, rich_menu_id in created.items():
         db.session.add(NotifyRichMenu(channel_id=channel_id(), variant=variant, rich_menu_id=rich_menu_id))
     # Every staff member's link points at a deleted menu now: relink on the next sync.
-    from crm.digests.models import NotificationSettings
 
     db.session.execute(sa.update(NotificationSettings).values(rich_menu_variant=None))
     db.session.flush()

@@ -9,11 +9,10 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from crm.database import utcnow
+from crm.urls import external_url
 
 
 def _link(endpoint, **values):
-    from crm.urls import external_url
-
     try:
         return external_url(endpoint, **values)
     except RuntimeError:  # PUBLIC_BASE_URL is not set and there is no request

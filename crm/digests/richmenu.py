@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from linebot.v3.messaging import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from crm.conversations.models import LineFriend
 from crm.database import utcnow
 from crm.digests import line_notify
 from crm.digests.models import NotificationSettings
@@ -22,8 +23,6 @@ log = logging.getLogger(__name__)
 
 def desired_variants(now, shop_ids=None):
     """[(staff_id, line_user_id, current variant, wanted variant)] of connected staff."""
-    from crm.conversations.models import LineFriend
-
     has_unread = sa.exists().where(LineFriend.shop_id == Staff.shop_id, LineFriend.unread_since.is_not(None))
     wanted = sa.case((sa.and_(Staff.active.is_(True), line_tab_clause(now), has_unread), line_notify.UNREAD),
                      else_=line_notify.NORMAL)

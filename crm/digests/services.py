@@ -30,7 +30,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 
+from crm.conversations.models import LineFriend
+from crm.customers.models import Customer
 from crm.database import insert_ignoring, utcnow
+from crm.digests import line_notify
+from crm.digests.delivery import catch_up_window, deliver_pending
 from crm.digests.models import (
     ChannelStatus,
     DigestRun,
@@ -40,6 +44,7 @@ from crm.digests.models import (
     RunStatus,
     SendStatus,
 )
+from crm.digests.richmenu import sync_rich_menus
 from crm.extensions import db
 from crm.line_tab.held import hold_lapsed
 from crm.shops.models import Shop
@@ -72,10 +77,6 @@ class TickResult:
 def slot_times():
     """The configured local slot times, e.g. [time(8, 0), time(20, 0)]."""
     return [time.fromisoformat(s.strip()) for s in current_app.config["DIGEST_SLOTS"].split(",") if s.strip()]
-
-
-def catch_up_window():
-    return timedelta(minutes=current_app.config["DIGEST_CATCH_UP_MINUTES"])
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,6 @@ def _undecided_shops(tz_name, slot, now):
 
 def unread_entries(shop_ids):
     """{shop_id: [entry, ...]} of unread conversations (後で通知 ones included), oldest first."""
-    from crm.conversations.models import LineFriend
-    from crm.customers.models import Customer
-
     rows = db.session.execute(
         sa.select(LineFriend.id, LineFriend.shop_id, LineFriend.display_name, LineFriend.unread_since,
                   LineFriend.unread_count, LineFriend.notify_later_at, Customer.id, Customer.family_name,
@@ -189,8 +187,6 @@ def _record_skipped(shop_ids, slot, now):
 
 def decide_shops(shop_ids, slot, now, result):
     """Decide these shops' slot: runs, sends and notifications in one transaction per batch."""
-    from crm.digests import line_notify
-
     email_on = bool(current_app.config.get("SMTP_HOST"))
     line_on = line_notify.configured()
     run_stmt = (
@@ -257,9 +253,6 @@ def decide_due_slots(now, result):
 
 def run_digest_tick(now=None):
     """One scheduler tick (every minute; idempotent, safe to run twice at once). Returns a TickResult."""
-    from crm.digests.delivery import deliver_pending
-    from crm.digests.richmenu import sync_rich_menus
-
     now = now or utcnow()
     result = TickResult()
     decide_due_slots(now, result)

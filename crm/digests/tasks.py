@@ -4,7 +4,12 @@ import logging
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 
+from crm.conversations.models import LineFriend
 from crm.database import utcnow
+from crm.digests import line_notify
+from crm.digests.richmenu import sync_rich_menus
+from crm.digests.services import run_digest_tick
+from crm.jobs import run_worker_job
 
 log = logging.getLogger(__name__)
 
@@ -13,8 +18,6 @@ SYNC_MENUS = "crm.digests.tasks.sync_menus_job"
 
 def tick_job():
     """Job: one digest tick at the current time (run by crm.jobs.run_job, which commits)."""
-    from crm.digests.services import run_digest_tick
-
     result = run_digest_tick(utcnow())
     log.info("digest tick: %s", result.as_dict())
     return result.as_dict()
@@ -22,16 +25,11 @@ def tick_job():
 
 def sync_menus_job():
     """Job: after read-state changes, link the staff rich menus that no longer match."""
-    from crm.digests.richmenu import sync_rich_menus
-
     return sync_rich_menus(utcnow())
 
 
 def _read_state_changed(session, flush_context):
     """after_flush: a conversation became unread or read -> sync the staff rich menus after the commit."""
-    from crm.conversations.models import LineFriend
-    from crm.digests import line_notify
-
     if not has_app_context() or not line_notify.configured():
         return
     changed = any(
@@ -54,8 +52,6 @@ def install_listeners():
 
 def register_cron(scheduler, queue_name=None):
     """Register the digest tick on an rq CronScheduler: every minute, through crm.jobs.run_worker_job."""
-    from crm.jobs import run_worker_job
-
     queue_name = queue_name or current_app.config.get("RQ_QUEUE") or "default"
     return scheduler.register(run_worker_job, queue_name, args=("crm.digests.tasks.tick_job",), cron="* * * * *",
                               job_timeout=current_app.config.get("DIGEST_TICK_TIMEOUT", 600), name="digest-tick")

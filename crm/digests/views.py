@@ -19,7 +19,9 @@ from crm.digests.render import (
     title,
     waited,
 )
+from crm.digests.tasks import install_listeners
 from crm.extensions import csrf, db, limiter
+from crm.line_platform.deliveries import signature_is_valid
 from crm.staff.forms import ConfirmForm
 
 log = logging.getLogger(__name__)
@@ -150,8 +152,6 @@ _CODE_IN_TEXT = re.compile(r"[A-Za-z0-9]{4}[\s-]?[A-Za-z0-9]{4}")
 @limiter.exempt
 def notify_webhook():
     """The notification bot's webhook: a staff member sends their one-time code to connect their LINE."""
-    from crm.line_platform.deliveries import signature_is_valid
-
     if not line_notify.configured():
         abort(404)
     body = request.get_data(cache=False)
@@ -191,8 +191,6 @@ def notify_webhook():
 
 
 def _install():
-    from crm.digests.tasks import install_listeners
-
     install_listeners()
 
 

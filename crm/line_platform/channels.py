@@ -13,6 +13,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from crm.database import utcnow
 from crm.line_platform.client import line_apis
 from crm.shops.models import LineChannelStatus
+from crm.urls import external_url
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,6 @@ def mark_misconfigured(channel, reason):
 
 def webhook_url(channel):
     """The URL LINE posts this shop's events to."""
-    from crm.urls import external_url
-
     return external_url("line_platform.webhook", key=channel.webhook_key)
 
 

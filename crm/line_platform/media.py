@@ -10,6 +10,8 @@ from linebot.v3.messaging import ApiException
 from crm.conversations.models import LineMessage
 from crm.database import utcnow
 from crm.extensions import db
+from crm.jobs import enqueue_after_commit
+from crm.line_platform.client import line_apis
 from crm.shops.models import LineChannel
 from crm.storage import StorageError, get_storage, media_key
 
@@ -19,8 +21,6 @@ PREPARING_RETRIES = 10
 
 def schedule_download(message_id):
     """Download after the event's commit, in the background."""
-    from crm.jobs import enqueue_after_commit
-
     enqueue_after_commit("crm.line_platform.media.download_media", message_id)
 
 
@@ -33,7 +33,6 @@ def download_media(message_id):
     if channel is None or not channel.configured:
         row.media_status = "failed"
         return
-    from crm.line_platform.client import line_apis
 
     token, line_message_id = channel.channel_access_token, row.line_message_id
     db.session.commit()  # no transaction stays open during the download

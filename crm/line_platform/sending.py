@@ -36,7 +36,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from crm.conversations.models import Direction, LineFriend, LineMessage, SendStatus
 from crm.database import skip_locked, utcnow
 from crm.extensions import db
-from crm.jobs import enqueue_after_commit
+from crm.jobs import enqueue, enqueue_after_commit
 from crm.line_platform.channels import line_error_reason, mark_misconfigured
 from crm.line_platform.client import line_apis
 from crm.shops.models import LineChannel
@@ -462,8 +462,6 @@ def deliver_many(message_ids, stale_after=LEGACY_STALE_AFTER):
 
 def sweep_outgoing(stale_after=LEGACY_STALE_AFTER):
     """Re-enqueue messages whose job was lost (Redis flushed, worker killed: its claim's lease ran out)."""
-    from crm.jobs import enqueue
-
     now = utcnow()
     ids = db.session.scalars(
         sa.select(LineMessage.id).where(

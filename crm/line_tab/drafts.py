@@ -11,10 +11,12 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
+from crm.conversations.models import LineFriend
 from crm.database import utcnow
 from crm.extensions import db
-from crm.line_platform.sending import validate_text
+from crm.line_platform.sending import queue_text, validate_text
 from crm.line_tab.models import OPEN_STATUSES, DraftStatus, LineDraft
+from crm.line_tab.scheduling import cancel_scheduled, schedule_text
 
 MAX_COMMENT_LENGTH = 1000
 
@@ -53,8 +55,6 @@ def drafts_for_friend(friend):
 
 def pending_approvals(shop_id):
     """承認待ち across all customers of the shop, oldest request first, with friend, customer and author."""
-    from crm.conversations.models import LineFriend
-
     return db.session.scalars(
         sa.select(LineDraft)
         .options(
@@ -216,10 +216,6 @@ def approve(draft, reviewer, expected_version, text=None, scheduled_at=None):
     The message's client key is the draft's, so one draft gives one message
     however often the button is pressed.
     """
-    from crm.conversations.models import LineFriend
-    from crm.line_platform.sending import queue_text
-    from crm.line_tab.scheduling import schedule_text
-
     own = draft.author_id == reviewer.id
     if not (may_review(reviewer) or (own and reviewer.may_send_line_directly)):
         raise DraftError(_("承認できるのはオーナーだけです。"))
@@ -254,8 +250,6 @@ def return_to_approval(message, editor, text):
     pending, with the editor as its author: the owner approves the new text,
     and the message that follows shows who wrote it.
     """
-    from crm.line_tab.scheduling import cancel_scheduled
-
     text = _clean_text(text)
     cancel_scheduled(message)
     draft = db.session.scalars(sa.select(LineDraft).where(LineDraft.message_id == message.id)).first()

@@ -34,7 +34,10 @@ from crm import jobs
 from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.database import skip_locked, utcnow
 from crm.extensions import db
-from crm.line_platform.sending import validate_text
+from crm.jobs import run_worker_job
+from crm.line_platform.drain import sweep_unprocessed
+from crm.line_platform.media import sweep_pending_media
+from crm.line_platform.sending import setting, sweep_outgoing, validate_text
 from crm.line_tab.held import hold_lapsed
 
 log = logging.getLogger(__name__)
@@ -247,7 +250,6 @@ def release_due(now=None):
         .returning(LineMessage.id)
         .execution_options(synchronize_session=False)
     ).all()
-    from crm.line_platform.sending import setting
 
     size = max(1, int(setting("LINE_DELIVER_BATCH", 50)))
     ids = sorted(ids)
@@ -262,10 +264,6 @@ def tick(now=None, stale_after=timedelta(minutes=5)):
     Idempotent and safe to run from several schedulers at once.  The sweep
     runs first, so the messages released by this tick are enqueued once.
     """
-    from crm.line_platform.drain import sweep_unprocessed
-    from crm.line_platform.media import sweep_pending_media
-    from crm.line_platform.sending import sweep_outgoing
-
     events = sweep_unprocessed()
     resent = sweep_outgoing(stale_after=stale_after)
     media = sweep_pending_media()
@@ -275,8 +273,6 @@ def tick(now=None, stale_after=timedelta(minutes=5)):
 
 def register_cron(scheduler, queue_name=None, interval=60):
     """Register `tick` on an rq CronScheduler (``flask crm cron``): every minute, through run_worker_job."""
-    from crm.jobs import run_worker_job
-
     queue_name = queue_name or current_app.config.get("RQ_QUEUE") or "default"
     return scheduler.register(run_worker_job, queue_name, args=("crm.line_tab.scheduling.tick",), interval=interval,
                               job_timeout=600, name="line-tick")

@@ -17,7 +17,8 @@ from crm.customers.models import Customer
 from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
 from crm.line_platform.sending import NotResendable, SendRefused, queue_text, resend
-from crm.line_tab import blueprint
+from crm.line_tab import blueprint, export
+from crm.line_tab.scheduling import ScheduleError, local_to_utc
 from crm.line_tab.tabs import line_tab_context
 
 
@@ -124,8 +125,6 @@ def notify_later(customer_id):
     customer, friend = _linked(customer_id)
     remind_at = None
     if request.form.get("remind_at"):
-        from crm.line_tab.scheduling import ScheduleError, local_to_utc
-
         # <input type="datetime-local"> sends "2026-11-22T09:00", in the shop's timezone.
         day, _sep, clock = request.form["remind_at"].partition("T")
         try:
@@ -180,7 +179,6 @@ def send_key():
 def _export_response(kind, shop, friend_ids, stem):
     from flask import Response, stream_with_context
 
-    from crm.line_tab import export
 
     if kind == "csv":
         response = Response(stream_with_context(export.csv_chunks(shop, friend_ids)), mimetype="text/csv")

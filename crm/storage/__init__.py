@@ -32,10 +32,11 @@ def storage_from_config(config) -> MediaStorage:
     """Build the backend the configuration names; StorageError (naming the variable) when it cannot."""
     kind = (config.get("MEDIA_STORAGE") or "local").strip().lower()
     if kind == "local":
-        from crm.storage.local import LocalStorage
+        from crm.storage.local import LocalStorage  # beside s3's, which must stay lazy
 
         return LocalStorage(config["MEDIA_STORAGE_DIR"])
     if kind == "s3":
+        # Lazy: boto3 (a large import) loads only in a process configured for S3.
         from crm.storage.s3 import S3Settings, S3Storage
 
         return S3Storage(S3Settings(

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from crm.bookings import services, texts
+from crm.bookings import lists, services, texts
 from crm.bookings.models import Booking
 from crm.customers.services import delete_customer
 from crm.linking.services import MERGE_MOVERS, merge_customers
@@ -22,7 +22,7 @@ def test_upcoming_message_lists_upcoming_bookings(shop, db):
     customer = first.customer
     assert second.customer.id == customer.id
 
-    upcoming = services.upcoming_for_customer(customer)
+    upcoming = lists.upcoming_for_customer(customer)
     assert [b.id for b in upcoming] == [first.booking.id, second.booking.id]
     text = texts.upcoming_message(customer)
     assert text.startswith("伊藤 さくら 様のご予約（2件）")
@@ -30,7 +30,7 @@ def test_upcoming_message_lists_upcoming_bookings(shop, db):
     assert f"{starts[0].year}年{starts[0].month}月{starts[0].day}日" in text
     assert "カット ¥4,400" in text
 
-    later = services.upcoming_for_customer(customer, now=second.booking.ends_at)
+    later = lists.upcoming_for_customer(customer, now=second.booking.ends_at)
     assert later == []
 
 
@@ -67,7 +67,7 @@ def test_merging_customers_moves_their_bookings(shop, db):
     db.session.expire_all()
     rows = db.session.scalars(sa.select(Booking).order_by(Booking.starts_at)).all()
     assert [b.customer_id for b in rows] == [keep.id, keep.id]
-    assert [b.id for b in services.upcoming_for_customer(keep)] == [b.id for b in rows]
+    assert [b.id for b in lists.upcoming_for_customer(keep)] == [b.id for b in rows]
 
 
 def test_deleting_a_customer_keeps_the_booking_and_its_time(shop, db):
