@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
 
+from crm.database import utcnow
 from crm.extensions import db
 
 log = logging.getLogger(__name__)
@@ -172,8 +173,6 @@ class Repeating:
     def run_once(self):
         """One check: run the job (per_minute: only if this minute has not had its run); True if it ran."""
         if self.per_minute:
-            from crm.database import utcnow
-
             minute = utcnow().replace(second=0, microsecond=0)
             if minute == self.last_minute:
                 return False

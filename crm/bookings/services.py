@@ -27,7 +27,8 @@ from crm.customers.services import save_customer, set_phone
 from crm.database import utcnow
 from crm.extensions import db
 from crm.line_platform.sending import queue_text
-from crm.linking.services import MERGE_MOVERS, Outcome, Typed, match_and_link
+from crm.linking.merging import MERGE_MOVERS, STRAY_MOVERS
+from crm.linking.services import Outcome, Typed, match_and_link
 from crm.linking.strays import note_made_customer
 from crm.shops.models import Shop
 
@@ -316,5 +317,17 @@ def move_bookings(keep, remove):
     )
 
 
+def move_friends_bookings(friend_id: int, stray: Customer, customer: Customer) -> None:
+    """Stray mover: the bookings this LINE friend made on a record kept while its link request waited."""
+    db.session.execute(
+        sa.update(Booking)
+        .where(Booking.customer_id == stray.id, Booking.friend_id == friend_id, Booking.shop_id == stray.shop_id)
+        .values(customer_id=customer.id)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
 if move_bookings not in MERGE_MOVERS:
     MERGE_MOVERS.append(move_bookings)
+if move_friends_bookings not in STRAY_MOVERS:
+    STRAY_MOVERS.append(move_friends_bookings)

@@ -21,6 +21,9 @@ from crm.digests.render import (
 )
 from crm.digests.tasks import install_listeners
 from crm.extensions import csrf, db, limiter
+from crm.line_tab.models import DraftStatus, LineDraft
+from crm.linking.models import LinkRequest, RequestStatus
+from crm.shops.plans import line_tab_available
 from crm.line_platform.deliveries import signature_is_valid
 from crm.staff.forms import ConfirmForm
 
@@ -80,10 +83,6 @@ def notifications_badge():
 @login_required
 def nav_badges():
     """Fragment: the owner's 連携依頼 and 承認待ち counts for the nav, one query, swapped in out of band."""
-    from crm.line_tab.models import DraftStatus, LineDraft
-    from crm.linking.models import LinkRequest, RequestStatus
-    from crm.shops.plans import line_tab_available
-
     requests = approvals = 0
     if current_user.is_owner:
         shop_id = current_user.shop_id

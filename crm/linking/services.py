@@ -21,7 +21,12 @@ from crm.customers.normalize import normalize_kana, normalize_name, normalize_ph
 from crm.customers.services import save_customer, set_phone
 from crm.database import utcnow
 from crm.extensions import db
+from crm.linking.merging import MERGE_MOVERS  # noqa: F401 (re-exported: the merge service's registry)
+from crm.linking.merging import linked_friend_id as _linked_friend_id
+from crm.linking.merging import lock_friend as _lock_friend
+from crm.linking.merging import move_and_delete
 from crm.linking.models import LinkRequest, RequestReason, RequestStatus
+from crm.linking.strays import free_stray, settle_strays
 from crm.shops.models import Shop
 
 RICHMENU = "richmenu"  # the source of links typed into the rich-menu form
@@ -70,15 +75,6 @@ def _name_agrees(customer, typed):
     keys = {customer.name_norm, customer.kana_norm or ""} - {""}
     as_kana = normalize_kana(name)
     return bool(keys & {name, as_kana, kana} - {""})
-
-
-def _lock_friend(friend_id):
-    # populate_existing: the row as it is now (after waiting for the lock), not as
-    # this session last saw it, or a concurrent link would go unnoticed.
-    stmt = sa.select(LineFriend).where(LineFriend.id == friend_id).execution_options(populate_existing=True)
-    if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return db.session.scalars(stmt).one()
 
 
 def candidates_for(shop_id, phone_e164):
@@ -131,10 +127,6 @@ def match_and_link(friend: LineFriend, typed: Typed, source: str, region: str = 
         return LinkResult(Outcome.LINKED, customer=customer)
     reason = RequestReason.NAME_MISMATCH if not agreeing else RequestReason.SEVERAL
     return _request(friend, typed, phone, source, reason, candidates)
-
-
-def _linked_friend_id(customer):
-    return db.session.scalar(sa.select(LineFriend.id).where(LineFriend.customer_id == customer.id))
 
 
 def _create_customer(shop_id, typed, phone):
@@ -208,8 +200,6 @@ def create_customer_for(friend, family_name, given_name="", phone="", kana=""):
 
 def resolve_request(request: LinkRequest, customer: Customer | None, by) -> Customer:
     """The owner answers a link request: link to this customer, or to a new one (customer None)."""
-    from crm.linking.strays import free_stray
-
     friend = db.session.get(LineFriend, request.friend_id)
     if customer is None:
         # A booking already made a record for these details: that one, not a third.
@@ -227,8 +217,6 @@ def resolve_request(request: LinkRequest, customer: Customer | None, by) -> Cust
 
 
 def _close_requests(friend, customer):
-    from crm.linking.strays import settle_strays
-
     for request in db.session.scalars(
         sa.select(LinkRequest).where(LinkRequest.friend_id == friend.id, LinkRequest.status == RequestStatus.PENDING)
     ).all():
@@ -284,22 +272,3 @@ def merge_customers(keep, remove):
     keep.refresh_match_keys()
     move_and_delete(keep, remove)
     return keep
-
-
-def move_and_delete(keep: Customer, remove: Customer) -> None:
-    """Move every row that belongs to `remove` (bookings, the LINE link, requests) to `keep`, then delete it."""
-    remove_friend = _linked_friend_id(remove)
-    for mover in MERGE_MOVERS:
-        mover(keep, remove)
-    if remove_friend:
-        _lock_friend(remove_friend).customer_id = keep.id
-    db.session.execute(
-        sa.update(LinkRequest).where(LinkRequest.resolved_customer_id == remove.id).values(resolved_customer_id=keep.id)
-    )
-    db.session.delete(remove)
-    db.session.flush()
-
-
-# Domains with rows that belong to a customer add a function (keep, remove) here,
-# so a merge moves them instead of deleting them with the removed record.
-MERGE_MOVERS = []

@@ -10,8 +10,10 @@ offered the merge instead.  Services flush; the request commits.
 """
 import sqlalchemy as sa
 
+from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.extensions import db
+from crm.linking.merging import STRAY_MOVERS, move_and_delete
 from crm.linking.models import LinkRequest
 
 
@@ -34,25 +36,11 @@ def made_customers(request: LinkRequest) -> list[Customer]:
 
 def free_stray(request: LinkRequest) -> Customer | None:
     """A record the request's booking made that no LINE friend holds yet (for 「新しい顧客として登録」)."""
-    from crm.conversations.models import LineFriend
-
     for customer in made_customers(request):
         held = db.session.scalar(sa.select(LineFriend.id).where(LineFriend.customer_id == customer.id))
         if held is None:
             return customer
     return None
-
-
-def _move_friends_bookings(request, stray, customer):
-    from crm.bookings.models import Booking
-
-    db.session.execute(
-        sa.update(Booking)
-        .where(Booking.customer_id == stray.id, Booking.friend_id == request.friend_id,
-               Booking.shop_id == request.shop_id)
-        .values(customer_id=customer.id)
-        .execution_options(synchronize_session="fetch")
-    )
 
 
 def has_own_history(customer: Customer) -> bool:
@@ -72,13 +60,12 @@ def has_own_history(customer: Customer) -> bool:
 
 def settle_strays(request: LinkRequest, customer: Customer) -> list[Customer]:
     """Move what the request made to `customer`; remove the records left empty. Returns the ones kept."""
-    from crm.linking.services import move_and_delete
-
     kept = []
     for stray in made_customers(request):
         if stray.id == customer.id:
             continue
-        _move_friends_bookings(request, stray, customer)
+        for mover in STRAY_MOVERS:  # e.g. the friend's bookings kept on the stray record
+            mover(request.friend_id, stray, customer)
         if has_own_history(stray):
             kept.append(stray)
         else:
