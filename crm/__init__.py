@@ -22,7 +22,9 @@ import crm.bookings.tabs  # noqa: F401  (registers the 予約 tab)
 import crm.bookings.views  # noqa: F401
 import crm.conversations.friends  # noqa: F401  (signal receivers)
 import crm.conversations.record  # noqa: F401  (the linked friend on every tab)
+import crm.customers.csv_views  # noqa: F401
 import crm.customers.info_tab  # noqa: F401  (registers the 顧客情報 tab)
+import crm.customers.tag_views  # noqa: F401
 import crm.customers.views  # noqa: F401
 import crm.digests.views  # noqa: F401
 import crm.line_platform.views  # noqa: F401
@@ -35,7 +37,7 @@ import crm.linking.receivers  # noqa: F401  (signal receivers)
 import crm.linking.views  # noqa: F401
 import crm.models  # noqa: F401  (registers every table on the metadata)
 import crm.staff.views  # noqa: F401
-from crm import formatting
+from crm import errors, formatting, transactions
 from crm.assets import blueprint as assets_bp
 from crm.bookings import blueprint as bookings_bp
 from crm.commands import crm_cli
@@ -67,6 +69,7 @@ def create_app(config=None):
     prepare_data_dir(app.config)
     configure_logging(app)
     register_extensions(app)
+    transactions.init_app(app)  # first: its after_request runs last, once every other hook has had its say
     register_security(app)
     register_blueprints(app)
     register_middleware(app)
@@ -150,7 +153,8 @@ def register_middleware(app):
 
 
 def register_errorhandlers(app):
-    """Render errors as pages, or as bare text for HTMX requests."""
+    """Render errors as pages, or as bare text for HTMX requests; UserError has its own handler."""
+    errors.init_app(app)
 
     def render_error(error):
         code = getattr(error, "code", 500)

@@ -22,7 +22,7 @@ def _database_ok() -> bool:
         db.session.execute(sa.text("SELECT 1"))
         return True
     except Exception as exc:  # noqa: BLE001 — any failure means "down"; the log says which
-        db.session.rollback()
+        # The 503 answer rolls the request back (crm/transactions.py), which also clears the failed statement.
         log.error("health check: database down: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         return False
 

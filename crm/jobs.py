@@ -8,7 +8,10 @@ import contextvars
 import importlib
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
 
 from flask import current_app
 
@@ -19,23 +22,59 @@ log = logging.getLogger(__name__)
 _executor = None
 
 
-def _resolve(path):
+# Jobs queued (in rq, or as rows' job names) under a path that has since moved: old path -> new path.
+# Keep an entry as long as a queue or a database may still hold the old name.
+ALIASES: dict[str, str] = {
+    # issue 16: line_platform/events.py became drain.py (drain, split, sweep), handlers.py (on_*) and profiles.py.
+    "crm.line_platform.events.drain_events": "crm.line_platform.drain.drain_events",
+    "crm.line_platform.events.split_deliveries": "crm.line_platform.drain.split_deliveries",
+    "crm.line_platform.events.process_events": "crm.line_platform.drain.process_events",
+    "crm.line_platform.events.process_event": "crm.line_platform.drain.process_event",
+    "crm.line_platform.events.sweep_unprocessed": "crm.line_platform.drain.sweep_unprocessed",
+    "crm.line_platform.events.refresh_profile": "crm.line_platform.profiles.refresh_profile",
+}
+
+
+def job_path(job: Callable[..., Any] | str) -> str:
+    """The dotted path rq stores for a job function (a path given as a string is taken as it is)."""
+    if isinstance(job, str):
+        return job
+    path = f"{job.__module__}.{job.__qualname__}"
+    if "<" in path:  # a lambda or a nested function: a worker could not import it
+        raise ValueError(f"a job must be a module-level function, not {path}")
+    return path
+
+
+def _resolve(path: str) -> Callable[..., Any]:
+    path = ALIASES.get(path, path)
     module, _, name = path.rpartition(".")
     return getattr(importlib.import_module(module), name)
 
 
-def enqueue_after_commit(path, *args):
-    """Enqueue once the current transaction has committed, so the job sees its rows."""
-    db.session.info.setdefault("pending_jobs", []).append((path, args))
+def enqueue_after_commit(job: Callable[..., Any] | str, *args: Any) -> None:
+    """Enqueue `job(*args)` once the current transaction has committed, so the job sees its rows."""
+    db.session.info.setdefault("pending_jobs", []).append((job_path(job), args))
 
 
-def enqueue_at_after_commit(when, path, *args, job_id=None):
-    """With rq, run `path(*args)` at `when` (rq's scheduler) once the transaction has committed.
+def enqueue_once_after_commit(job: Callable[..., Any], *args: Any, session: Any = None) -> None:
+    """As enqueue_after_commit, unless the same job with the same arguments already waits for this commit.
+
+    `session` is the one an ORM event hands over (the same as db.session in an app context).
+    """
+    pending = (session or db.session).info.setdefault("pending_jobs", [])
+    entry = (job_path(job), args)
+    if entry not in pending:
+        pending.append(entry)
+
+
+def enqueue_at_after_commit(when: Any, job: Callable[..., Any] | str, *args: Any, job_id: str | None = None) -> None:
+    """With rq, run `job(*args)` at `when` (rq's scheduler) once the transaction has committed.
 
     Other modes do nothing: the periodic tick finds the rows that are due.
     A job id makes the same timed job (e.g. one per second) queued once.
     """
-    db.session.info.setdefault("pending_timed_jobs", {})[job_id or object()] = (when, path, args, job_id)
+    timed = db.session.info.setdefault("pending_timed_jobs", {})
+    timed[job_id or object()] = (when, job_path(job), args, job_id)
 
 
 def commit():
@@ -56,10 +95,28 @@ def rollback():
     db.session.info.pop("pending_timed_jobs", None)
 
 
-def run_job(path, *args):
-    """Run a job function by dotted path with one commit, rolling back on error."""
+@contextmanager
+def savepoint():
+    """A nested transaction: on an exception its rows and the jobs queued inside it are dropped, and it propagates.
+
+    For a view that answers an expected failure itself (a form shown again with
+    the error beside the field) and must keep using the session.
+    """
+    pending = list(db.session.info.get("pending_jobs", []))
+    timed = dict(db.session.info.get("pending_timed_jobs", {}))
     try:
-        result = _resolve(path)(*args)
+        with db.session.begin_nested():
+            yield
+    except BaseException:
+        db.session.info["pending_jobs"] = pending
+        db.session.info["pending_timed_jobs"] = timed
+        raise
+
+
+def run_job(path, *args):
+    """Run a job function (or its dotted path, as rq stores it) with one commit, rolling back on error."""
+    try:
+        result = _resolve(job_path(path))(*args)
     except Exception:
         rollback()
         raise
@@ -117,8 +174,8 @@ def _flag_key(flag):
     return f"{current_app.config['RQ_QUEUE']}:{flag}"
 
 
-def request_drain(flag, path):
-    """Make sure one drain job `path` is on its way, cheaply: at most one waits at a time.
+def request_drain(flag, job):
+    """Make sure one drain job `job` is on its way, cheaply: at most one waits at a time.
 
     With rq, a Redis SET NX is the only cost while a drain is already queued;
     the drain clears the flag before it reads, so rows committed after that
@@ -126,9 +183,9 @@ def request_drain(flag, path):
     flag or job costs latency (the sweep picks them up), never data.
     """
     if current_app.config["JOBS_MODE"] != "rq":
-        return enqueue(path)
+        return enqueue(job)
     if redis_connection().set(_flag_key(flag), "1", nx=True, ex=60):
-        enqueue(path)
+        enqueue(job)
 
 
 def drain_started(flag):
@@ -137,8 +194,12 @@ def drain_started(flag):
         redis_connection().delete(_flag_key(flag))
 
 
-def enqueue(path, *args, queue_name=None):
-    """Run `path(*args)` in the background; call it after the commit that made its rows."""
+def enqueue(job, *args, queue_name=None):
+    """Run `job(*args)` in the background; call it after the commit that made its rows.
+
+    `job` is a module-level function; rq stores its dotted path (job_path).
+    """
+    path = job_path(job)
     mode = current_app.config["JOBS_MODE"]
     if mode == "sync":
         return run_job(path, *args)
@@ -146,26 +207,26 @@ def enqueue(path, *args, queue_name=None):
         app = current_app._get_current_object()
         # The copied context carries the enqueuing request's id into the job's log lines.
         return _thread_pool().submit(contextvars.copy_context().run, _run_in_app, app, path, args)
-    return queue(queue_name).enqueue("crm.jobs.run_worker_job", path, *args, job_timeout=600)
+    return queue(queue_name).enqueue(run_worker_job, path, *args, job_timeout=600)
 
 
-def enqueue_at(when, path, *args, job_id=None, queue_name=None):
-    """With rq, run `path(*args)` at `when` (aware datetime); a no-op in the other modes."""
+def enqueue_at(when, job, *args, job_id=None, queue_name=None):
+    """With rq, run `job(*args)` at `when` (aware datetime); a no-op in the other modes."""
     if current_app.config["JOBS_MODE"] != "rq":
         return None
-    return queue(queue_name).enqueue_at(when, "crm.jobs.run_worker_job", path, *args, job_id=job_id,
+    return queue(queue_name).enqueue_at(when, run_worker_job, job_path(job), *args, job_id=job_id,
                                         job_timeout=600)
 
 
 class Repeating:
-    """Run the job `path` every `interval` seconds in a daemon thread of this process, each run in its own app context.
+    """Run `job` every `interval` seconds in a daemon thread of this process, each run in its own app context.
 
     With ``per_minute`` the job runs at most once per wall-clock minute (UTC), in the
     first check after the minute begins: what rq's cron does with ``* * * * *``.
     """
 
-    def __init__(self, app, path, interval, name, per_minute=False):
-        self.app, self.path, self.interval, self.per_minute = app, path, interval, per_minute
+    def __init__(self, app, job, interval, name, per_minute=False):
+        self.app, self.path, self.interval, self.per_minute = app, job_path(job), interval, per_minute
         self.last_minute = None
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, name=name, daemon=True)

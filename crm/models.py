@@ -11,7 +11,12 @@ from crm.conversations.models import (  # noqa: F401
     LineMessage,
     LineRead,
 )
-from crm.customers.models import Customer  # noqa: F401
+from crm.customers.models import (  # noqa: F401
+    Customer,
+    CustomerImport,
+    CustomerTag,
+    Tag,
+)
 from crm.digests.models import (  # noqa: F401
     DigestRun,
     DigestSend,

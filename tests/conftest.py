@@ -1,6 +1,6 @@
 """Fixtures: one migrated database per run, a rolled-back transaction per test."""
+import hashlib
 import os
-import re
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -10,6 +10,7 @@ import time_machine
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session
+from itsdangerous import URLSafeTimedSerializer
 
 from crm import create_app
 from crm.config import TestingConfig
@@ -52,7 +53,6 @@ def pytest_report_header(config):
     return f"clock pinned: the run starts at {now}" if now else None
 
 
-_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
 def _database_url(tmp_path_factory):
@@ -133,8 +133,24 @@ class Client(FlaskClient):
             return super().open(*args, **kwargs)
 
     def csrf_token(self):
-        response = self.get("/login", follow_redirects=True)
-        return _CSRF_META.search(response.get_data(as_text=True)).group(1)
+        """A CSRF token for this client's session, without a request.
+
+        Flask-WTF signs the session's raw token (``session["csrf_token"]``); the
+        signed form stays valid as long as that raw token does.  So the token is
+        cached per client, keyed by the raw token: a sign-in or sign-out clears
+        the session, and the next call makes a new one.  (It used to GET /login
+        and read the meta tag: about 90 call sites, a rendered page each.)
+        """
+        field = self.application.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        with self.session_transaction() as session:
+            raw = session.get(field)
+            if raw is None:
+                raw = session[field] = hashlib.sha1(os.urandom(64)).hexdigest()
+        cached = getattr(self, "_csrf_cache", None)
+        if cached is None or cached[0] != raw:
+            secret = self.application.config.get("WTF_CSRF_SECRET_KEY") or self.application.secret_key
+            cached = self._csrf_cache = (raw, URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw))
+        return cached[1]
 
     def post_form(self, url, data=None, **kwargs):
         data = dict(data or {})

@@ -22,6 +22,7 @@ from crm.bookings.models import Booking
 from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.customers.normalize import InvalidPhone
+from crm.errors import back_to
 from crm.extensions import db, limiter
 from crm.line_login import flow
 from crm.line_login.client import LoginFailed
@@ -99,10 +100,14 @@ def _signed_in_friend(shop):
     return friend
 
 
+def _times_url(shop, service, start):
+    day = start.date().isoformat() if start else None
+    return url_for("bookings.page", key=shop.booking_key, service=service.id if service else None, date=day)
+
+
 def _back_to_times(shop, service, start, message):
     flash(message, "error")
-    day = start.date().isoformat() if start else None
-    return redirect(url_for("bookings.page", key=shop.booking_key, service=service.id if service else None, date=day))
+    return redirect(_times_url(shop, service, start))
 
 
 @blueprint.get("/book/<key>")
@@ -150,21 +155,16 @@ def form(key):
             booking_form.family_name.data, booking_form.given_name.data, booking_form.family_name_kana.data,
             booking_form.given_name_kana.data, booking_form.phone.data,
         )
+        # SlotTaken, SlotUnavailable: flashed, back to the free times.
+        back_to(_times_url(shop, service, start))
         try:
-            result = services.book(shop, service, start, visitor, friend=friend,
-                                   region=current_app.config["DEFAULT_PHONE_REGION"])
-        except services.SlotTaken:
-            jobs.rollback()
-            return _back_to_times(shop, service, start, _("申し訳ありません。この時間はたった今ほかのご予約が入りました。別の時間をお選びください。"))
-        except services.SlotUnavailable:
-            jobs.rollback()
-            return _back_to_times(shop, service, start, _("この時間はご予約いただけなくなりました。別の時間をお選びください。"))
-        except InvalidPhone:
-            jobs.rollback()
+            with jobs.savepoint():
+                result = services.book(shop, service, start, visitor, friend=friend,
+                                       region=current_app.config["DEFAULT_PHONE_REGION"])
+        except InvalidPhone:  # beside the field, in the form shown again
             booking_form.phone.errors.append(_("電話番号として正しくありません（例: 090-1234-5678）。"))
         else:
             booking_id = result.booking.id
-            jobs.commit()
             session[DONE_KEY] = {"shop": shop.id, "booking": booking_id, "linked": result.linked,
                                  "pending": result.link_pending}
             session.pop(FRIEND_KEY, None)
@@ -219,7 +219,6 @@ def line_callback(key):
         cancelled = request.args.get("error") == "access_denied"
         return render_template("bookings/public/login_failed.html", shop=shop, back=back, cancelled=cancelled), 400
     friend = services.friend_from_login(shop.id, identity)
-    jobs.commit()
     session[FRIEND_KEY] = {"shop": shop.id, "friend": friend.id, "at": int(clock.time())}
     flash(_("LINEでログインしました。お名前と電話番号を入力して予約を確定してください。"), "success")
     return redirect(url_for("bookings.form", key=shop.booking_key, **carry))

@@ -8,6 +8,7 @@ from datetime import timedelta, timezone
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from crm.bookings import slots, texts
@@ -25,6 +26,7 @@ from crm.customers.models import Customer
 from crm.customers.normalize import normalize_kana, normalize_name, normalize_phone
 from crm.customers.services import save_customer, set_phone
 from crm.database import utcnow
+from crm.errors import UserError
 from crm.extensions import db
 from crm.line_platform.sending import queue_text
 from crm.linking.merging import MERGE_MOVERS, STRAY_MOVERS
@@ -33,12 +35,16 @@ from crm.linking.strays import note_made_customer
 from crm.shops.models import Shop
 
 
-class SlotUnavailable(ValueError):
+class SlotUnavailable(UserError, ValueError):
     """The time is not bookable (closed, past, not on the menu, or already taken as far as we can see)."""
+
+    default_message = _l("この時間はご予約いただけなくなりました。別の時間をお選びください。")
 
 
 class SlotTaken(SlotUnavailable):
     """Another booking holds one of the units: the database refused the second booking."""
+
+    default_message = _l("申し訳ありません。この時間はたった今ほかのご予約が入りました。別の時間をお選びください。")
 
 
 @dataclass(frozen=True)
@@ -226,20 +232,20 @@ def _hold_units(booking, duration_minutes):
             )
             db.session.flush()
     except IntegrityError as exc:
-        raise SlotTaken(str(exc.orig)) from exc
+        raise SlotTaken() from exc  # the cause keeps the database's words for the log
 
 
 def book(shop, service, starts_at, visitor, friend=None, now=None, region="JP"):
     """Book `service` at `starts_at` for the visitor; with a LINE friend, link through the matching service.
 
     Raises SlotUnavailable (not a free time), SlotTaken (the database refused: someone
-    else holds a unit) or InvalidPhone.  On SlotTaken the caller rolls back.
+    else holds a unit), both UserErrors, or InvalidPhone.
     """
     if service.shop_id != shop.id or not service.active:
-        raise SlotUnavailable("service not on the menu")
+        raise SlotUnavailable()  # not on the menu
     phone = normalize_phone(visitor.phone, region)
     if not slots.is_free(shop, service, starts_at, now=now, lead=lead_time()):
-        raise SlotUnavailable("not a free time")
+        raise SlotUnavailable()  # not a free time
     starts_at = starts_at.astimezone(timezone.utc)
     booking = Booking(
         shop_id=shop.id,

@@ -7,7 +7,6 @@ from crm.bookings import blueprint, services, slots, texts
 from crm.bookings.forms import ClosureForm, HoursForm, LoginChannelForm, ServiceForm
 from crm.bookings.models import Service
 from crm.database import get_for_shop_or_404
-from crm.extensions import db
 from crm.line_platform.services import channel_for_shop
 from crm.staff.decorators import owner_required
 from crm.urls import external_url
@@ -49,7 +48,6 @@ def save_hours():
         return _render_settings(hours_form=form, status=422)
     for weekday, span in form.parsed().items():
         services.set_hours(current_user.shop_id, weekday, *(span or (None, None)))
-    db.session.commit()
     flash(_("営業時間を保存しました。"), "success")
     return redirect(url_for("bookings.settings") + "#hours")
 
@@ -61,7 +59,6 @@ def add_closure():
     if not form.validate_on_submit():
         return _render_settings(closure_form=form, status=422)
     services.add_closure(current_user.shop_id, form.day.data, form.note.data)
-    db.session.commit()
     flash(_("休業日を追加しました。"), "success")
     return redirect(url_for("bookings.settings") + "#closures")
 
@@ -72,7 +69,6 @@ def remove_closure():
     form = ClosureForm()
     if form.validate_on_submit():
         services.remove_closure(current_user.shop_id, form.day.data)
-        db.session.commit()
         flash(_("休業日を削除しました。"), "success")
     return redirect(url_for("bookings.settings") + "#closures")
 
@@ -90,7 +86,6 @@ def save_login_channel():
             channel.login_channel_id = form.login_channel_id.data.strip()
             if form.login_channel_secret.data:
                 channel.login_channel_secret = form.login_channel_secret.data.strip()
-            db.session.commit()
             flash(_("LINEログインの設定を保存しました。"), "success")
             return redirect(url_for("bookings.settings") + "#line-login")
     return _render_settings(login_form=form, status=422)
@@ -106,7 +101,6 @@ def service_new():
             description=form.description.data,
         )
         service.active = form.active.data
-        db.session.commit()
         flash(_("メニューを追加しました。"), "success")
         return redirect(url_for("bookings.settings") + "#menu")
     status = 422 if request.method == "POST" else 200
@@ -127,7 +121,6 @@ def service_edit(service_id):
         if form.position.data is not None:
             service.position = form.position.data
         service.active = form.active.data
-        db.session.commit()
         flash(_("メニューを保存しました。"), "success")
         return redirect(url_for("bookings.settings") + "#menu")
     status = 422 if request.method == "POST" else 200

@@ -15,7 +15,6 @@ from crm.bookings import (  # noqa: F401,E402  (their routes are on the same blu
 )
 from crm.bookings.models import Booking
 from crm.database import get_for_shop_or_404
-from crm.extensions import db
 from crm.staff.forms import ConfirmForm
 
 
@@ -51,7 +50,6 @@ def cancel(booking_id):
     booking = get_for_shop_or_404(Booking, booking_id)
     ConfirmForm().validate_on_submit()
     services.cancel(booking)
-    db.session.commit()
     flash(_("予約をキャンセルしました。"), "success")
     local_day = booking.starts_at.astimezone(slots.shop_zone(current_user.shop)).date()
     fallback = url_for("bookings.day", date=local_day.isoformat())

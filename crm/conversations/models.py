@@ -82,6 +82,13 @@ class SendStatus(enum.StrEnum):
 
 
 
+class Origin(enum.StrEnum):
+    """What wrote an outgoing message other than a staff member."""
+
+    AUTO = "auto"  # 自動応答: あいさつ, 時間外, キーワード応答, reminders
+    BROADCAST = "broadcast"  # 一斉配信
+
+
 class LineMessage(ShopOwnedMixin, TimestampMixin, db.Model):
     """One message of a friend's conversation, in either direction."""
 
@@ -120,6 +127,10 @@ class LineMessage(ShopOwnedMixin, TimestampMixin, db.Model):
     # One per composed message: a double click, a retried request or a second
     # tab submitting the same composition finds this row instead of sending again.
     client_key: Mapped[str | None] = mapped_column(sa.String(64))
+    # Who or what wrote it: None for staff (sender_id says who), or an Origin
+    # (自動応答, 一斉配信, ...) with origin_id naming the rule or broadcast row.
+    origin: Mapped[str | None] = mapped_column(sa.String(16))
+    origin_id: Mapped[int | None] = mapped_column(sa.Integer)
 
     friend = relationship("LineFriend", lazy="raise")
     sender = relationship("Staff", foreign_keys=[sender_id], lazy="raise")

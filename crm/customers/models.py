@@ -1,11 +1,11 @@
 """The customer ledger (顧客台帳)."""
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.customers.normalize import normalize_kana, normalize_name
-from crm.database import TimestampMixin, ordered_text
+from crm.database import TimestampMixin, UTCDateTime, ordered_text
 from crm.extensions import db
 from crm.shops.models import ShopOwnedMixin
 
@@ -27,6 +27,11 @@ class Customer(ShopOwnedMixin, TimestampMixin, db.Model):
     email: Mapped[str | None] = mapped_column(sa.String(254))
     birthday: Mapped[date | None] = mapped_column(sa.Date)
     memo: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    # 配信停止: the customer asked for no broadcasts; individual chat is unaffected.
+    broadcast_opt_out: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
+    broadcast_opt_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # Match keys (see normalize.py); LINE linking compares these.
     name_norm: Mapped[str] = mapped_column(ordered_text(120), nullable=False, default="")
@@ -71,3 +76,43 @@ class Customer(ShopOwnedMixin, TimestampMixin, db.Model):
 
     def __repr__(self):
         return f"<Customer {self.id} {self.full_name!r}>"
+
+
+class Tag(ShopOwnedMixin, TimestampMixin, db.Model):
+    """A shop-wide label (タグ) with a colour from tags.PALETTE."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(30), nullable=False)
+    colour: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="gray")
+
+    __table_args__ = (sa.UniqueConstraint("shop_id", "name", name="uq_tags_shop_name"),)
+
+    def __repr__(self):
+        return f"<Tag {self.id} {self.name!r}>"
+
+
+class CustomerTag(db.Model):
+    """A tag on a customer; shop_id is repeated so a filter by tag stays inside the shop's index range."""
+
+    __tablename__ = "customer_tags"
+
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    tag_id: Mapped[int] = mapped_column(sa.ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+    shop_id: Mapped[int] = mapped_column(sa.ForeignKey("shops.id", ondelete="CASCADE"), nullable=False)
+
+    __table_args__ = (sa.Index("ix_customer_tags_shop_tag", "shop_id", "tag_id", "customer_id"),)
+
+
+class CustomerImport(ShopOwnedMixin, TimestampMixin, db.Model):
+    """An uploaded CSV kept between upload, column mapping and import (any web process may serve each step)."""
+
+    __tablename__ = "customer_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    encoding: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    row_count: Mapped[int] = mapped_column(nullable=False)
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary, nullable=False, deferred=True)
+    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))

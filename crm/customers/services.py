@@ -8,6 +8,8 @@ from sqlalchemy.orm import contains_eager
 from crm import signals
 from crm.customers.models import Customer
 from crm.customers.normalize import normalize_kana, normalize_name, phone_search_digits
+from crm.customers.tags import has_tag_condition
+from crm.database import utcnow
 from crm.extensions import db
 
 
@@ -83,8 +85,10 @@ def search_condition(query, region="JP"):
     )
 
 
-def search_customers(shop_id, query="", sort=DEFAULT_SORT, page=1, per_page=50, region="JP"):
+def search_customers(shop_id, query="", sort=DEFAULT_SORT, page=1, per_page=50, region="JP", tag_id=None):
     """One page of the shop's customers with their LINE friend, in two queries whatever the page size.
+
+    ``tag_id`` keeps only the customers carrying that tag (combined with the search box by AND).
 
     The page query picks the page's ids first and only then loads those rows with their
     LINE friend, so a deep page skips index entries, not rows joined to their friend.
@@ -94,6 +98,9 @@ def search_customers(shop_id, query="", sort=DEFAULT_SORT, page=1, per_page=50, 
     condition = search_condition(query, region)
     if condition is not None:
         where.append(condition)
+    if tag_id is not None:
+        where.append(has_tag_condition(shop_id, tag_id))
+        condition = sa.and_(*where[1:])
     total = db.session.execute(sa.select(sa.func.count()).select_from(Customer).where(*where)).scalar_one()
     page = max(1, min(page, max(1, ceil(total / per_page))))
     if condition is not None and total <= MATCH_SET_LIMIT:
@@ -162,6 +169,16 @@ def delete_customer(customer: Customer) -> None:
     """Delete a customer; a linked LINE friend stays, unlinked, with everything it sent."""
     signals.customer_deleted.send(customer)
     db.session.delete(customer)
+    db.session.flush()
+
+
+def set_opt_out(customer: Customer, opted_out: bool) -> None:
+    """Set 配信停止; the time is kept from when the customer first asked, not overwritten by a repeat."""
+    if opted_out and not customer.broadcast_opt_out:
+        customer.broadcast_opt_out_at = utcnow()
+    if not opted_out:
+        customer.broadcast_opt_out_at = None
+    customer.broadcast_opt_out = opted_out
     db.session.flush()
 
 

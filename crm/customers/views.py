@@ -11,12 +11,11 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from crm import jobs
-from crm.customers import blueprint, services, tabs
+from crm.customers import blueprint, services, tabs, tags
 from crm.customers.forms import CustomerForm
-from crm.customers.models import Customer
+from crm.customers.models import Customer, Tag
 from crm.database import get_for_shop_or_404
-from crm.extensions import db, htmx
+from crm.extensions import htmx
 from crm.staff.forms import ConfirmForm
 
 
@@ -36,6 +35,8 @@ def index():
     if sort not in services.SORTS:
         sort = services.DEFAULT_SORT
     page_number = request.args.get("page", 1, type=int) or 1
+    # Another shop's tag (or a made-up id) answers 404, like every other shop-owned id.
+    tag_filter = get_for_shop_or_404(Tag, request.args["tag"]) if request.args.get("tag") else None
     page = services.search_customers(
         current_user.shop_id,
         query,
@@ -43,11 +44,13 @@ def index():
         page=page_number,
         per_page=current_app.config["CUSTOMERS_PER_PAGE"],
         region=current_app.config["DEFAULT_PHONE_REGION"],
+        tag_id=tag_filter.id if tag_filter else None,
     )
-    context = dict(page=page, query=query, sort=sort)
+    customer_tags = tags.tags_for_customers(current_user.shop_id, [c.id for c in page.items])
+    context = dict(page=page, query=query, sort=sort, tag_filter=tag_filter, customer_tags=customer_tags)
     if htmx and htmx.target == "customer-results":
         return _vary(render_template("customers/_results.html", **context))
-    return _vary(render_template("customers/index.html", **context))
+    return _vary(render_template("customers/index.html", shop_tags=tags.shop_tags(current_user.shop_id), **context))
 
 
 def _render_customer_form(form, customer, duplicate, status=200):
@@ -69,7 +72,6 @@ def _save_from_form(form, customer):
         return None, duplicate
     services.apply_form(customer, form)
     services.save_customer(customer)
-    db.session.commit()
     return redirect(url_for("customers.show", customer_id=customer.id)), None
 
 
@@ -109,7 +111,6 @@ def delete(customer_id):
     ConfirmForm().validate_on_submit()
     name = customer.full_name
     services.delete_customer(customer)
-    db.session.commit()
     flash(_("%(name)s 様を削除しました。", name=name), "success")
     if htmx:
         response = make_response("", 204)
@@ -126,8 +127,6 @@ def show(customer_id, tab):
     customer = get_for_shop_or_404(Customer, customer_id)
     context = tabs.page_context(customer, tab)
     template = "customers/_tabs.html" if htmx and htmx.target == "customer-tabs" else "customers/show.html"
-    html = render_template(template, **context)
-    # Opening the LINE tab read the conversation; committed after rendering, so the
-    # page is not rendered from objects the commit expired (a query per message).
-    jobs.commit()
-    return _vary(html)
+    # Opening the LINE tab read the conversation; the request's commit comes after
+    # rendering, so the page is not rendered from objects it expired (a query per message).
+    return _vary(render_template(template, **context))

@@ -4,16 +4,15 @@ import logging
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 
+from crm import jobs
 from crm.conversations.models import LineFriend
 from crm.database import utcnow
 from crm.digests import line_notify
 from crm.digests.richmenu import sync_rich_menus
 from crm.digests.services import run_digest_tick
-from crm.jobs import run_worker_job
+from crm.jobs import job_path, run_worker_job
 
 log = logging.getLogger(__name__)
-
-SYNC_MENUS = "crm.digests.tasks.sync_menus_job"
 
 
 def tick_job():
@@ -38,9 +37,7 @@ def _read_state_changed(session, flush_context):
     )
     if not changed:
         return
-    pending = session.info.setdefault("pending_jobs", [])
-    if not any(path == SYNC_MENUS for path, _args in pending):
-        pending.append((SYNC_MENUS, ()))
+    jobs.enqueue_once_after_commit(sync_menus_job, session=session)
 
 
 def install_listeners():
@@ -53,5 +50,5 @@ def install_listeners():
 def register_cron(scheduler, queue_name=None):
     """Register the digest tick on an rq CronScheduler: every minute, through crm.jobs.run_worker_job."""
     queue_name = queue_name or current_app.config.get("RQ_QUEUE") or "default"
-    return scheduler.register(run_worker_job, queue_name, args=("crm.digests.tasks.tick_job",), cron="* * * * *",
+    return scheduler.register(run_worker_job, queue_name, args=(job_path(tick_job),), cron="* * * * *",
                               job_timeout=current_app.config.get("DIGEST_TICK_TIMEOUT", 600), name="digest-tick")

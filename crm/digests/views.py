@@ -8,6 +8,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from crm import jobs
 from crm.database import utcnow
 from crm.digests import blueprint, connections, line_notify
 from crm.digests.models import Notification
@@ -64,7 +65,6 @@ def notifications():
             sa.update(Notification).where(Notification.id.in_(unread_ids), Notification.staff_id == current_user.id)
             .values(read_at=utcnow()).execution_options(synchronize_session=False)
         )
-        db.session.commit()
     return page
 
 
@@ -109,10 +109,8 @@ def profile():
         ConfirmForm().validate_on_submit()  # CSRF is checked globally
         settings.digest_opt_out = request.form.get("digest") != "on"
         settings.digest_email = request.form.get("email") == "on"
-        db.session.commit()
         flash(_("通知設定を保存しました。"), "success")
         return redirect(url_for("digests.profile"))
-    db.session.commit()
     return render_template("digests/profile.html", settings=settings, form=ConfirmForm(), code=None,
                            line_available=line_notify.configured(),
                            basic_id=current_app.config.get("NOTIFY_LINE_BASIC_ID"))
@@ -127,7 +125,6 @@ def line_code():
         abort(404)
     code = connections.new_link_code(current_user)
     settings = connections.settings_for(current_user)
-    db.session.commit()
     return render_template("digests/profile.html", settings=settings, form=ConfirmForm(), code=code,
                            line_available=True, basic_id=current_app.config.get("NOTIFY_LINE_BASIC_ID"))
 
@@ -138,7 +135,6 @@ def line_disconnect():
     ConfirmForm().validate_on_submit()
     settings = connections.settings_for(current_user)
     connections.disconnect(settings)
-    db.session.commit()
     flash(_("LINEとの連携を解除しました。"), "success")
     return redirect(url_for("digests.profile"))
 
@@ -164,7 +160,6 @@ def notify_webhook():
         events = json.loads(body).get("events") or []
     except (ValueError, AttributeError):
         return {"message": "malformed JSON"}, 400
-    replies = []
     for event in events:
         if not isinstance(event, dict):
             continue
@@ -175,17 +170,16 @@ def notify_webhook():
         if kind == "unfollow":
             connections.disconnect_line_user(user_id)
         elif kind == "follow":
-            replies.append((event.get("replyToken"), _("友だち追加ありがとうございます。顧客台帳の「通知設定」で表示される連携コードを、このトークに送信してください。")))
+            jobs.enqueue_after_commit(line_notify.reply, event.get("replyToken"), _("友だち追加ありがとうございます。顧客台帳の「通知設定」で表示される連携コードを、このトークに送信してください。"))
         elif kind == "message" and (event.get("message") or {}).get("type") == "text":
             match = _CODE_IN_TEXT.search(event["message"].get("text") or "")
             settings = connections.connect_with_code(match.group(0), user_id) if match else None
             if settings is not None:
-                replies.append((event.get("replyToken"), _("顧客台帳の通知と連携しました。未読メッセージのお知らせ（毎日8時・20時）をこのトークにお送りします。")))
+                jobs.enqueue_after_commit(line_notify.reply, event.get("replyToken"), _("顧客台帳の通知と連携しました。未読メッセージのお知らせ（毎日8時・20時）をこのトークにお送りします。"))
             else:
-                replies.append((event.get("replyToken"), _("連携コードが正しくないか、有効期限が切れています。顧客台帳の「通知設定」で新しいコードを発行してください。")))
-    db.session.commit()  # linked before anyone is answered; no transaction open while LINE is called
-    for reply_token, text in replies:
-        line_notify.reply(reply_token, text)
+                jobs.enqueue_after_commit(line_notify.reply, event.get("replyToken"), _("連携コードが正しくないか、有効期限が切れています。顧客台帳の「通知設定」で新しいコードを発行してください。"))
+    # The replies are jobs after the request's commit: linked before anyone is
+    # answered, and no transaction open while LINE is called.
     return {}, 200
 
 

@@ -120,5 +120,5 @@ def sweep_unprocessed(limit=500):
         .limit(limit)
     ).all())
     if waiting:
-        enqueue("crm.line_platform.drain.drain_events")
+        enqueue(drain_events)
     return waiting

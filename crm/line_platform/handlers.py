@@ -15,6 +15,7 @@ from crm.database import utcnow
 from crm.extensions import db
 from crm.jobs import enqueue_after_commit
 from crm.line_platform.media import schedule_download
+from crm.line_platform.profiles import refresh_profile
 
 MEDIA_TYPES = {"image", "video", "audio", "file"}
 
@@ -32,7 +33,7 @@ def friend_for(event):
         db.session.flush()
     max_age = timedelta(hours=current_app.config["LINE_PROFILE_MAX_AGE_HOURS"])
     if friend.profile_fetched_at is None or friend.profile_fetched_at < utcnow() - max_age:
-        enqueue_after_commit("crm.line_platform.profiles.refresh_profile", friend.id)
+        enqueue_after_commit(refresh_profile, friend.id)
     return friend
 
 

@@ -11,6 +11,11 @@ request LINE signs, so `WebhookIngress` takes these requests before Flask does.
 With rq it does not touch Redis either: the workers watch for kept deliveries.
 The URL is still built with ``url_for("line_platform.webhook", key=...)``: the
 blueprint registers it as a build-only rule.
+
+Being in front of Flask, it is outside the one-commit-per-request hook
+(crm/transactions.py runs in Flask's after_request): `store_delivery` commits the
+kept delivery itself, and `_answer` is called only after that commit returned,
+so LINE never gets its 200 for a body that is not durable.
 """
 import json
 import logging
@@ -20,7 +25,7 @@ from flask import current_app
 
 from crm import jobs
 from crm.line_platform import deliveries as ingestion
-from crm.line_platform.drain import DRAIN_FLAG
+from crm.line_platform.drain import DRAIN_FLAG, drain_events
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +104,7 @@ def receive(key, environ):
     if current_app.config["JOBS_MODE"] != "rq":
         # In-process jobs: drain now. With rq, the workers' watchers find the delivery
         # (crm.line_platform.watcher), so this request asks nothing of Redis.
-        jobs.request_drain(DRAIN_FLAG, "crm.line_platform.drain.drain_events")
+        jobs.request_drain(DRAIN_FLAG, drain_events)
     return 200, {}
 
 

@@ -21,7 +21,7 @@ PREPARING_RETRIES = 10
 
 def schedule_download(message_id):
     """Download after the event's commit, in the background."""
-    enqueue_after_commit("crm.line_platform.media.download_media", message_id)
+    enqueue_after_commit(download_media, message_id)
 
 
 def download_media(message_id):

@@ -35,6 +35,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from crm.conversations.models import Direction, LineFriend, LineMessage, SendStatus
 from crm.database import skip_locked, utcnow
+from crm.errors import UserError
 from crm.extensions import db
 from crm.jobs import enqueue, enqueue_after_commit
 from crm.line_platform.channels import line_error_reason, mark_misconfigured
@@ -50,7 +51,7 @@ LEGACY_STALE_AFTER = timedelta(minutes=5)
 _sleep = time.sleep  # tenacity's wait between push attempts (a test moves a frozen clock instead)
 
 
-class SendRefused(ValueError):
+class SendRefused(UserError, ValueError):
     """The message cannot be sent as written; the text says why, in the user's language."""
 
 
@@ -96,7 +97,7 @@ def queue_messages(friend, messages, sender=None):
     )
     db.session.add(row)
     db.session.flush()
-    enqueue_after_commit("crm.line_platform.sending.deliver", row.id)
+    enqueue_after_commit(deliver, row.id)
     return row
 
 
@@ -384,7 +385,7 @@ def resend(message: LineMessage) -> LineMessage:
     if not changed:
         raise NotResendable(_("このメッセージは再送できません。"))
     db.session.refresh(message)
-    enqueue_after_commit("crm.line_platform.sending.deliver", message.id)
+    enqueue_after_commit(deliver, message.id)
     return message
 
 
@@ -476,5 +477,5 @@ def sweep_outgoing(stale_after=LEGACY_STALE_AFTER):
         )
     ).all()
     for message_id in ids:
-        enqueue("crm.line_platform.sending.deliver", message_id)
+        enqueue(deliver, message_id)
     return len(ids)

@@ -6,9 +6,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from linebot.v3.messaging import ApiException
 
+from crm import jobs
 from crm.conversations.models import LineMessage
 from crm.database import get_for_shop_or_404
-from crm.extensions import db
 from crm.line_platform import blueprint, services
 from crm.line_platform.channels import check_channel, line_error_reason
 from crm.line_platform.forms import ChannelForm
@@ -40,7 +40,6 @@ def settings():
                 getattr(form, field).errors.append(_("入力してください。"))
         else:
             result = check_channel(channel)
-            db.session.commit()
             if not result.problems:
                 flash(_("LINE設定を保存し、接続を確認しました。"), "success")
     return render_template(
@@ -59,12 +58,11 @@ def install_rich_menu():
         return redirect(url_for("line_platform.settings"))
     try:
         # The booking page is found by its endpoint's name: the gateway does not import bookings.
-        install(channel, external_url("bookings.page", key=current_user.shop.booking_key))
+        with jobs.savepoint():  # nothing of a half-done install stays
+            install(channel, external_url("bookings.page", key=current_user.shop.booking_key))
     except ApiException as exc:
-        db.session.rollback()
         flash(_("リッチメニューを設定できませんでした: %(reason)s", reason=line_error_reason(exc)), "error")
         return redirect(url_for("line_platform.settings"))
-    db.session.commit()
     flash(_("リッチメニュー（予約する・予約を確認する）を設定しました。"), "success")
     return redirect(url_for("line_platform.settings"))
 

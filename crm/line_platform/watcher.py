@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from crm import jobs
 from crm.extensions import db
-from crm.line_platform.drain import DRAIN_FLAG
+from crm.line_platform.drain import DRAIN_FLAG, drain_events
 from crm.line_platform.models import LineWebhookDelivery
 
 
@@ -22,11 +22,11 @@ def watch_deliveries():
     ) is not None
     if waiting:
         # At most one drain waits at a time (Redis SET NX): polls while it waits cost nothing more.
-        jobs.request_drain(DRAIN_FLAG, "crm.line_platform.drain.drain_events")
+        jobs.request_drain(DRAIN_FLAG, drain_events)
     return waiting
 
 
 def start_watcher(app):
     """Poll every DELIVERY_POLL_SECONDS in a daemon thread of this worker process; returns it (``.stop()``)."""
     interval = float(app.config.get("DELIVERY_POLL_SECONDS") or 0.25)
-    return jobs.Repeating(app, "crm.line_platform.watcher.watch_deliveries", interval, name="crm-line-deliveries").start()
+    return jobs.Repeating(app, watch_deliveries, interval, name="crm-line-deliveries").start()

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crm.conversations.models import LineFriend
 from crm.database import utcnow
+from crm.errors import UserError
 from crm.extensions import db
 from crm.line_platform.sending import queue_text, validate_text
 from crm.line_tab.models import OPEN_STATUSES, DraftStatus, LineDraft
@@ -21,12 +22,14 @@ from crm.line_tab.scheduling import cancel_scheduled, schedule_text
 MAX_COMMENT_LENGTH = 1000
 
 
-class DraftError(ValueError):
+class DraftError(UserError, ValueError):
     """The draft cannot be changed as asked; the text says why, in the user's language."""
 
 
 class DraftConflict(DraftError):
     """Someone else changed the draft since it was loaded."""
+
+    status = 409
 
     def __init__(self, message=None):
         super().__init__(message or _("ほかの人がこの下書きを更新しました。最新の内容を確認してください。"))

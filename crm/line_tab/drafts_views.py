@@ -3,7 +3,9 @@
 Buttons in the composer and in the partials post here with HTMX
 (``hx-target="#customer-tabs"``) and get the LINE tab back; plain posts get a
 redirect.  Staff whose setting is "drafts need approval" get 403 from every
-send and schedule endpoint.
+send and schedule endpoint.  The services raise UserErrors (DraftError,
+ScheduleError, SendRefused; a conflict answers 409); `_on_error` says how the
+one handler shows them here.
 """
 from datetime import timezone
 
@@ -19,13 +21,12 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from crm import jobs
 from crm.conversations.friends import friend_of
 from crm.conversations.models import Direction, LineFriend, LineMessage, SendStatus
 from crm.customers.models import Customer
 from crm.database import get_for_shop_or_404, utcnow
+from crm.errors import answer_with
 from crm.extensions import db, htmx
-from crm.line_platform.sending import SendRefused
 from crm.line_tab import blueprint, drafts, lists, scheduling
 from crm.line_tab.tabs import line_tab_context
 from crm.staff.models import Staff
@@ -132,12 +133,21 @@ def _done(customer, friend, notice, **extra):
     return _back(customer)
 
 
-def _failed(customer, friend, error, status, **extra):
-    jobs.rollback()
-    if _wants_tab() and customer is not None:
-        return _tab(customer, friend, status=status, drafts_error=str(error), **extra)
-    flash(str(error), "error")
-    return _back(customer)
+def _on_error(customer, friend, quiet_confirm_id=None, **extra):
+    """A UserError raised later in this request (after the rollback): the LINE tab again with the error and `extra`.
+
+    `quiet_confirm_id` is where the 22:00-8:00 confirmation shows, for QuietHours only.
+    """
+
+    def render(error):
+        if isinstance(error, scheduling.QuietHours) and quiet_confirm_id is not None:
+            extra["quiet_confirm_id"] = quiet_confirm_id
+        if _wants_tab() and customer is not None:
+            return _tab(customer, friend, status=error.status, drafts_error=error.message, **extra)
+        flash(error.message, "error")
+        return _back(customer)
+
+    answer_with(render)
 
 
 def _require_direct_sender():
@@ -179,13 +189,8 @@ def save_draft(customer_id):
     customer, friend = _linked(customer_id)
     text = request.form.get("text", "")
     ask = request.form.get("action") == "request"
-    try:
-        drafts.save_draft(friend, current_user, text, request.form.get("draft_version", 0), request_approval=ask)
-    except drafts.DraftConflict as exc:
-        return _failed(customer, friend, exc, 409, composer_text=text)
-    except (drafts.DraftError, SendRefused) as exc:
-        return _failed(customer, friend, exc, 422, composer_text=text)
-    jobs.commit()
+    _on_error(customer, friend, composer_text=text)
+    drafts.save_draft(friend, current_user, text, request.form.get("draft_version", 0), request_approval=ask)
     notice = _("承認を依頼しました。") if ask else _("下書きを保存しました。")
     return _done(customer, friend, notice, composer_text="")
 
@@ -206,13 +211,8 @@ def update_draft(draft_id):
     ask = request.form.get("action") == "request"
     if not drafts.may_edit(draft, current_user):
         abort(403)
-    try:
-        drafts.update_draft(draft, current_user, text, request.form.get("version"), request_approval=ask)
-    except drafts.DraftConflict as exc:
-        return _failed(customer, friend, exc, 409, draft_error_id=draft_id, draft_text=text)
-    except (drafts.DraftError, SendRefused) as exc:
-        return _failed(customer, friend, exc, 422, draft_error_id=draft_id, draft_text=text)
-    jobs.commit()
+    _on_error(customer, friend, draft_error_id=draft_id, draft_text=text)
+    drafts.update_draft(draft, current_user, text, request.form.get("version"), request_approval=ask)
     return _done(customer, friend, _("承認を依頼しました。") if ask else _("下書きを保存しました。"))
 
 
@@ -222,11 +222,8 @@ def delete_draft(draft_id):
     customer, friend = _customer_of(draft.friend_id)
     if not drafts.may_edit(draft, current_user):
         abort(403)
-    try:
-        drafts.delete_draft(draft, current_user, request.form.get("version"))
-    except drafts.DraftConflict as exc:
-        return _failed(customer, friend, exc, 409, draft_error_id=draft_id)
-    jobs.commit()
+    _on_error(customer, friend, draft_error_id=draft_id)
+    drafts.delete_draft(draft, current_user, request.form.get("version"))
     return _done(customer, friend, _("下書きを削除しました。"))
 
 
@@ -239,18 +236,10 @@ def approve_draft(draft_id):
     customer, friend = _customer_of(draft.friend_id)
     text = request.form.get("text")
     scheduled_at = None
-    try:
-        if request.form.get("mode") == "schedule":
-            scheduled_at = _when_from_form()
-        drafts.approve(draft, current_user, request.form.get("version"), text=text, scheduled_at=scheduled_at)
-    except scheduling.QuietHours as exc:
-        return _failed(customer, friend, exc, 422, draft_error_id=draft_id, draft_text=text, quiet_confirm_id=draft_id,
-                       **_schedule_echo())
-    except drafts.DraftConflict as exc:
-        return _failed(customer, friend, exc, 409, draft_error_id=draft_id, draft_text=text)
-    except (drafts.DraftError, scheduling.ScheduleError, SendRefused) as exc:
-        return _failed(customer, friend, exc, 422, draft_error_id=draft_id, draft_text=text, **_schedule_echo())
-    jobs.commit()
+    _on_error(customer, friend, draft_error_id=draft_id, draft_text=text, quiet_confirm_id=draft_id, **_schedule_echo())
+    if request.form.get("mode") == "schedule":
+        scheduled_at = _when_from_form()
+    drafts.approve(draft, current_user, request.form.get("version"), text=text, scheduled_at=scheduled_at)
     if scheduled_at is not None:
         when = scheduling.to_local(scheduled_at, current_user.shop.timezone).strftime("%Y/%m/%d %H:%M")
         return _done(customer, friend, _("承認し、%(when)s に送信予約しました。", when=when))
@@ -263,14 +252,9 @@ def return_draft(draft_id):
     draft = _draft_or_404(draft_id)
     _require_owner()
     customer, friend = _customer_of(draft.friend_id)
-    try:
-        drafts.return_draft(draft, current_user, request.form.get("version"), request.form.get("comment"),
-                            text=request.form.get("text"))
-    except drafts.DraftConflict as exc:
-        return _failed(customer, friend, exc, 409, draft_error_id=draft_id)
-    except (drafts.DraftError, SendRefused) as exc:
-        return _failed(customer, friend, exc, 422, draft_error_id=draft_id)
-    jobs.commit()
+    _on_error(customer, friend, draft_error_id=draft_id)
+    drafts.return_draft(draft, current_user, request.form.get("version"), request.form.get("comment"),
+                        text=request.form.get("text"))
     return _done(customer, friend, _("差し戻しました。"))
 
 
@@ -289,16 +273,10 @@ def schedule(customer_id):
     _require_direct_sender()
     text = request.form.get("text", "")
     client_key = (request.form.get("client_key") or "")[:64] or None
-    try:
-        when = _when_from_form()
-        message = scheduling.schedule_text(friend, text, sender_id=current_user.id, scheduled_at=when,
-                                           client_key=client_key)
-    except scheduling.QuietHours as exc:
-        return _failed(customer, friend, exc, 422, composer_text=text, quiet_confirm_id="new",
-                       **_keep(client_key), **_schedule_echo())
-    except (scheduling.ScheduleError, SendRefused) as exc:
-        return _failed(customer, friend, exc, 422, composer_text=text, **_keep(client_key), **_schedule_echo())
-    jobs.commit()
+    _on_error(customer, friend, composer_text=text, quiet_confirm_id="new", **_keep(client_key), **_schedule_echo())
+    when = _when_from_form()
+    message = scheduling.schedule_text(friend, text, sender_id=current_user.id, scheduled_at=when,
+                                       client_key=client_key)
     when = scheduling.to_local(message.scheduled_at, current_user.shop.timezone).strftime("%Y/%m/%d %H:%M")
     return _done(customer, friend, _("%(when)s に送信予約しました。", when=when), composer_text="")
 
@@ -355,25 +333,13 @@ def edit_scheduled(message_id):
     _require_direct_sender()
     customer, friend = _customer_of(message.friend_id)
     text = request.form.get("text", "")
+    _on_error(customer, friend, scheduled_error_id=message_id, quiet_confirm_id=message_id)
     if message.approved_by_id is not None and message.approved_by_id != current_user.id:
         # The owner approved the old text, not this one.
-        try:
-            drafts.return_to_approval(message, current_user, text)
-        except scheduling.NotEditable as exc:
-            return _failed(customer, friend, exc, 409, scheduled_error_id=message_id)
-        except drafts.DraftError as exc:
-            return _failed(customer, friend, exc, 422, scheduled_error_id=message_id)
-        jobs.commit()
+        drafts.return_to_approval(message, current_user, text)
         return _done(customer, friend, _("承認済みの予約を変更したため、承認待ちに戻しました。"))
-    try:
-        when = _when_from_form()
-        scheduling.edit_scheduled(message, text, when)
-    except scheduling.NotEditable as exc:
-        return _failed(customer, friend, exc, 409, scheduled_error_id=message_id)
-    except (scheduling.ScheduleError, SendRefused) as exc:
-        return _failed(customer, friend, exc, 422, scheduled_error_id=message_id,
-                       quiet_confirm_id=message_id if isinstance(exc, scheduling.QuietHours) else None)
-    jobs.commit()
+    when = _when_from_form()
+    scheduling.edit_scheduled(message, text, when)
     return _done(customer, friend, _("送信予約を変更しました。"))
 
 
@@ -383,11 +349,8 @@ def cancel_scheduled(message_id):
     message = _message_or_404(message_id)
     _require_direct_sender()
     customer, friend = _customer_of(message.friend_id)
-    try:
-        scheduling.cancel_scheduled(message)
-    except scheduling.NotEditable as exc:
-        return _failed(customer, friend, exc, 409, scheduled_error_id=message_id)
-    jobs.commit()
+    _on_error(customer, friend, scheduled_error_id=message_id)
+    scheduling.cancel_scheduled(message)
     return _done(customer, friend, _("送信予約を取り消しました。"))
 
 
@@ -399,5 +362,4 @@ def acknowledge_failure(message_id):
     if message.status != SendStatus.FAILED:
         abort(409)
     lists.acknowledge_failure(message, current_user)
-    db.session.commit()
     return redirect(url_for("line_tab.scheduled"))

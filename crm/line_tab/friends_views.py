@@ -2,7 +2,6 @@
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from crm import jobs
 from crm.conversations import friends as shop_friends
 from crm.conversations import paging, read_state
 from crm.conversations.models import LineFriend
@@ -36,7 +35,6 @@ def friend(friend_id):
     messages = paging.page(friend, size=50).messages
     query = request.args.get("q", "").strip()
     candidates = search_customers(friend.shop_id, query, per_page=10).items if query else []
-    html = render_template("line_tab/friend.html", friend=friend, messages=messages, query=query,
+    # Rendered before the request's commit expires what it shows, as the LINE tab is.
+    return render_template("line_tab/friend.html", friend=friend, messages=messages, query=query,
                            candidates=candidates, new_form=NewCustomerForm(), confirm_form=ConfirmForm())
-    jobs.commit()  # after rendering, as the LINE tab does
-    return html

@@ -1,10 +1,12 @@
 """保留: scheduled messages of a shop that lost the LINE tab wait, never sent, until an upgrade releases them."""
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.database import utcnow
 from crm.extensions import db
 from crm.jobs import enqueue_after_commit
+from crm.line_platform.sending import deliver
 from crm.shops.models import Shop
 from crm.shops.plans import PremiumRequired, line_tab_available, line_tab_clause
 
@@ -55,7 +57,7 @@ def release_held(shop, message_ids=None, now=None):
     """After an upgrade: held messages go back to SCHEDULED, or QUEUED (sent now) when their time passed."""
     now = now or utcnow()
     if not line_tab_available(shop, now):
-        raise PremiumRequired()
+        raise PremiumRequired(_("保留中のメッセージは、プレミアムプランにアップグレードすると送信できます。"))
     released = []
     for message in _held(shop.id, message_ids):
         if message.scheduled_at is not None and message.scheduled_at > now:
@@ -63,7 +65,7 @@ def release_held(shop, message_ids=None, now=None):
         else:
             message.status = SendStatus.QUEUED
             message.sent_at = now
-            enqueue_after_commit("crm.line_platform.sending.deliver", message.id)
+            enqueue_after_commit(deliver, message.id)
         released.append(message)
     db.session.flush()
     return released

@@ -33,11 +33,17 @@ from sqlalchemy.exc import IntegrityError
 from crm import jobs
 from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.database import skip_locked, utcnow
+from crm.errors import UserError
 from crm.extensions import db
 from crm.jobs import run_worker_job
 from crm.line_platform.drain import sweep_unprocessed
 from crm.line_platform.media import sweep_pending_media
-from crm.line_platform.sending import setting, sweep_outgoing, validate_text
+from crm.line_platform.sending import (
+    deliver_many,
+    setting,
+    sweep_outgoing,
+    validate_text,
+)
 from crm.line_tab.held import hold_lapsed
 
 log = logging.getLogger(__name__)
@@ -48,7 +54,7 @@ MAX_AHEAD = timedelta(days=366)
 EDITABLE = (SendStatus.SCHEDULED, SendStatus.HELD)
 
 
-class ScheduleError(ValueError):
+class ScheduleError(UserError, ValueError):
     """The schedule cannot be made as asked; the text says why, in the user's language."""
 
 
@@ -58,6 +64,8 @@ class QuietHours(ScheduleError):
 
 class NotEditable(ScheduleError):
     """Sending has started (or the message was cancelled): it can no longer be changed."""
+
+    status = 409
 
 
 # -- time -----------------------------------------------------------------------------
@@ -154,7 +162,7 @@ def _arm(scheduled_at):
     when = scheduled_at.replace(microsecond=0)
     if when < scheduled_at:
         when += timedelta(seconds=1)  # rq's scheduler counts whole seconds: never early
-    jobs.enqueue_at_after_commit(when, "crm.line_tab.scheduling.release_due", job_id=_release_job_id(when))
+    jobs.enqueue_at_after_commit(when, release_due, job_id=_release_job_id(when))
 
 
 # -- writing ----------------------------------------------------------------------------
@@ -254,7 +262,7 @@ def release_due(now=None):
     size = max(1, int(setting("LINE_DELIVER_BATCH", 50)))
     ids = sorted(ids)
     for start in range(0, len(ids), size):
-        jobs.enqueue_after_commit("crm.line_platform.sending.deliver_many", ids[start:start + size])
+        jobs.enqueue_after_commit(deliver_many, ids[start:start + size])
     return len(ids)
 
 
@@ -274,7 +282,7 @@ def tick(now=None, stale_after=timedelta(minutes=5)):
 def register_cron(scheduler, queue_name=None, interval=60):
     """Register `tick` on an rq CronScheduler (``flask crm cron``): every minute, through run_worker_job."""
     queue_name = queue_name or current_app.config.get("RQ_QUEUE") or "default"
-    return scheduler.register(run_worker_job, queue_name, args=("crm.line_tab.scheduling.tick",), interval=interval,
+    return scheduler.register(run_worker_job, queue_name, args=(jobs.job_path(tick),), interval=interval,
                               job_timeout=600, name="line-tick")
 
 
@@ -291,7 +299,7 @@ class Ticker:
     """The in-process stand-in for rq's cron: tick() every few seconds, the digest tick once a minute."""
 
     def __init__(self, app, interval):
-        self.line = jobs.Repeating(app, "crm.line_tab.scheduling.tick", interval, name="crm-line-ticker")
+        self.line = jobs.Repeating(app, tick, interval, name="crm-line-ticker")
         # Checked as often as the tick, run once per minute as the cron's "* * * * *"; the
         # digest_runs/digest_sends unique rows make a second process's run send nothing.
         self.digests = jobs.Repeating(app, DIGEST_TICK, interval, name="crm-digest-ticker", per_minute=True)

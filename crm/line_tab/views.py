@@ -33,8 +33,8 @@ def _linked(customer_id):
 def _tabs(customer, friend, status=200, **extra):
     context = line_tab_context(customer, friend, **extra)
     template = "customers/_tabs.html" if htmx else "customers/show.html"
+    # Reading the conversation is committed by the request, after rendering (jobs: the staff rich menus follow).
     response = make_response(render_template(template, **context), status)
-    jobs.commit()  # reading the conversation, after rendering (jobs: the staff rich menus follow)
     response.vary.add("HX-Request")
     return response
 
@@ -63,10 +63,9 @@ def poll(customer_id):
     new, changed = paging.since(friend, after, changed_since)
     if any(m.direction.value == "in" for m in new):
         read_state.mark_read(friend, current_user)  # the conversation is on someone's screen
-    html = render_template("line_tab/_poll.html", customer=customer, new=new, changed=changed,
+    # The request commits after rendering: the commit expires what was rendered.
+    return render_template("line_tab/_poll.html", customer=customer, new=new, changed=changed,
                            poll_after=paging.latest_id(new, after), poll_since=polled_at.isoformat())
-    jobs.commit()  # after rendering: the commit expires what was rendered
-    return html
 
 
 @blueprint.post("/customers/<int:customer_id>/line/messages")
@@ -82,15 +81,15 @@ def send(customer_id):
     ):
         return _after_send(customer, friend)  # already sent: a double click, a retry or a second tab
     try:
-        message = queue_text(friend, text, sender=current_user)
-        message.client_key = client_key
-        read_state.mark_read(friend, current_user)  # a reply answers what was waiting
-        jobs.commit()
-    except SendRefused as exc:
-        jobs.rollback()
+        with jobs.savepoint():
+            message = queue_text(friend, text, sender=current_user)
+            message.client_key = client_key
+            read_state.mark_read(friend, current_user)  # a reply answers what was waiting
+            db.session.flush()  # the client key's unique index speaks here, inside the savepoint
+    except SendRefused as exc:  # shown in the composer, the text kept
         return _tabs(customer, friend, status=422, composer_text=text, composer_error=str(exc), client_key=client_key)
-    except IntegrityError:  # the same client key at the same moment
-        jobs.rollback()
+    except IntegrityError:  # the same client key at the same moment: the other request sends it
+        pass
     return _after_send(customer, friend)
 
 
@@ -109,9 +108,7 @@ def resend_message(message_id):
     try:
         resend(message)
     except NotResendable:
-        jobs.rollback()
         abort(409)
-    jobs.commit()
     friend = db.session.get(LineFriend, message.friend_id)
     customer = db.session.get(Customer, friend.customer_id) if friend.customer_id else None
     if customer is None:
@@ -132,7 +129,6 @@ def notify_later(customer_id):
         except ScheduleError:
             abort(400)
     read_state.notify_later(friend, current_user, remind_at)
-    jobs.commit()
     if htmx:
         # Only the notice changes: what is being typed in the composer stays as it is.
         response = make_response(render_template("line_tab/_notice.html", friend=friend))
@@ -172,7 +168,6 @@ def send_key():
     if choice not in ("enter", "alt_enter"):
         abort(400)
     current_user.send_key = choice
-    db.session.commit()
     return redirect(request.referrer or url_for("line_tab.inbox"))
 
 

@@ -9,12 +9,14 @@ import sqlalchemy as sa
 
 from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
+from crm.customers.tags import move_tags
 from crm.extensions import db
 from crm.linking.models import LinkRequest
 
 # (keep, remove): move every row of `remove` to `keep`, so a merge moves them instead of
-# deleting them with the removed record.
-MERGE_MOVERS: list[Callable[[Customer, Customer], None]] = []
+# deleting them with the removed record. The ledger's own tags and 配信停止 are listed
+# here (customers imports nothing above it); bookings add theirs.
+MERGE_MOVERS: list[Callable[[Customer, Customer], None]] = [move_tags]
 # (friend_id, stray, customer): move the rows this LINE friend made for the stray record
 # (a booking kept there while its link request waited) to the customer the owner chose.
 STRAY_MOVERS: list[Callable[[int, Customer, Customer], None]] = []

@@ -17,9 +17,15 @@ from sqlalchemy.exc import IntegrityError
 
 from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
-from crm.customers.normalize import normalize_kana, normalize_name, normalize_phone
+from crm.customers.normalize import (
+    InvalidPhone,
+    normalize_kana,
+    normalize_name,
+    normalize_phone,
+)
 from crm.customers.services import save_customer, set_phone
 from crm.database import utcnow
+from crm.errors import UserError
 from crm.extensions import db
 from crm.linking.merging import MERGE_MOVERS  # noqa: F401 (re-exported: the merge service's registry)
 from crm.linking.merging import linked_friend_id as _linked_friend_id
@@ -47,7 +53,7 @@ class LinkResult:
     candidates: list = field(default_factory=list)
 
 
-class LinkError(ValueError):
+class LinkError(UserError, ValueError):
     """A link the one-to-one rule forbids; the message is for the owner."""
 
 
@@ -205,7 +211,10 @@ def resolve_request(request: LinkRequest, customer: Customer | None, by) -> Cust
         # A booking already made a record for these details: that one, not a third.
         customer = free_stray(request)
     if customer is None:
-        phone = normalize_phone(request.phone)
+        try:
+            phone = normalize_phone(request.phone)
+        except InvalidPhone as exc:
+            raise LinkError(_("電話番号として正しくありません（例: 090-1234-5678）。")) from exc
         customer = _create_customer(request.shop_id, Typed(request.family_name, request.given_name, request.phone, request.kana), phone)
     link_friend(friend, customer)
     request.status = RequestStatus.RESOLVED

@@ -11,6 +11,7 @@ from crm.customers.models import Customer
 from crm.customers.normalize import InvalidPhone
 from crm.customers.services import search_customers
 from crm.database import get_for_shop_or_404
+from crm.errors import back_to
 from crm.extensions import db, limiter
 from crm.linking import blueprint, notify, services, tokens
 from crm.linking.forms import LinkForm, LinkingSettingsForm, NewCustomerForm
@@ -44,21 +45,19 @@ def form(token):
     if form.validate_on_submit():
         typed = services.Typed(form.family_name.data, form.given_name.data, form.phone.data)
         try:
-            tokens.spend(claims)
-            result = services.match_and_link(friend, typed, source=services.RICHMENU,
-                                             region=current_app.config["DEFAULT_PHONE_REGION"])
-        except InvalidPhone:
-            jobs.rollback()
+            with jobs.savepoint():
+                tokens.spend(claims)
+                result = services.match_and_link(friend, typed, source=services.RICHMENU,
+                                                 region=current_app.config["DEFAULT_PHONE_REGION"])
+        except InvalidPhone:  # beside the field, in the form shown again
             form.phone.errors.append(_("電話番号として正しくありません（例: 090-1234-5678）。"))
         except sa.exc.IntegrityError:  # the same token submitted twice at once
-            jobs.rollback()
             return render_template("linking/link_invalid.html", reason="used"), 410
         else:
             if result.outcome in (services.Outcome.LINKED, services.Outcome.CREATED):
                 notify.confirm_linked(friend, result.customer)
             elif result.outcome == services.Outcome.PENDING:
                 notify.confirm_pending(friend)
-            jobs.commit()
             return render_template("linking/link_done.html", outcome=result.outcome.value, shop=shop)
     return render_template("linking/link_form.html", form=form, friend=friend, shop=shop)
 
@@ -69,14 +68,9 @@ def link_existing(friend_id):
     """The owner links a friend to an existing customer."""
     friend = get_for_shop_or_404(LineFriend, friend_id)
     customer = get_for_shop_or_404(Customer, request.form.get("customer_id"))
-    try:
-        services.link_friend(friend, customer)
-    except services.LinkError as exc:
-        jobs.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("line_tab.friend", friend_id=friend.id))
+    back_to(url_for("line_tab.friend", friend_id=friend.id))  # a LinkError: flashed there
+    services.link_friend(friend, customer)
     notify.confirm_linked(friend, customer)
-    jobs.commit()
     flash(_("%(friend)s を %(name)s 様と連携しました。", friend=friend.display_name, name=customer.full_name), "success")
     return redirect(url_for("customers.show", customer_id=customer.id))
 
@@ -92,15 +86,10 @@ def create_for_friend(friend_id):
             for error in field.errors:
                 flash(f"{field.label.text}: {error}", "error")
         return redirect(url_for("line_tab.friend", friend_id=friend.id))
-    try:
-        customer = services.create_customer_for(friend, form.family_name.data, form.given_name.data or "",
-                                                form.phone.data or "")
-    except services.LinkError as exc:
-        jobs.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("line_tab.friend", friend_id=friend.id))
+    back_to(url_for("line_tab.friend", friend_id=friend.id))  # a LinkError: flashed there
+    customer = services.create_customer_for(friend, form.family_name.data, form.given_name.data or "",
+                                            form.phone.data or "")
     notify.confirm_linked(friend, customer)
-    jobs.commit()
     flash(_("顧客を登録し、LINEと連携しました。"), "success")
     return redirect(url_for("customers.show", customer_id=customer.id))
 
@@ -115,15 +104,10 @@ def resolve(request_id):
         return redirect(url_for("line_tab.unlinked_friends"))
     choice = request.form.get("customer_id", "")
     customer = None if choice == "new" else get_for_shop_or_404(Customer, choice)
-    try:
-        customer = services.resolve_request(link_request, customer, by=current_user)
-    except (services.LinkError, InvalidPhone) as exc:
-        jobs.rollback()
-        flash(str(exc) or _("連携できませんでした。"), "error")
-        return redirect(url_for("line_tab.unlinked_friends"))
+    back_to(url_for("line_tab.unlinked_friends"))  # a LinkError: flashed there
+    customer = services.resolve_request(link_request, customer, by=current_user)
     notify.confirm_linked(db.session.get(LineFriend, link_request.friend_id), customer)
     kept = [c for c in made_customers(link_request) if c.id != customer.id]
-    jobs.commit()
     flash(_("連携依頼を処理しました。"), "success")
     if kept:
         # The booking moved, but the record it made has its own history: offer the merge now.
@@ -142,7 +126,6 @@ def unlink(customer_id):
     if friend is None:
         abort(404)
     services.unlink(friend)
-    jobs.commit()
     flash(_("LINE連携を解除しました。"), "success")
     return redirect(url_for("customers.show", customer_id=customer.id))
 
@@ -154,13 +137,8 @@ def merge(customer_id):
     keep = get_for_shop_or_404(Customer, customer_id)
     if request.method == "POST":
         remove = get_for_shop_or_404(Customer, request.form.get("other_id"))
-        try:
-            services.merge_customers(keep, remove)
-        except services.LinkError as exc:
-            jobs.rollback()
-            flash(str(exc), "error")
-            return redirect(url_for("linking.merge", customer_id=keep.id))
-        jobs.commit()
+        back_to(url_for("linking.merge", customer_id=keep.id))  # a LinkError: flashed there
+        services.merge_customers(keep, remove)
         flash(_("顧客情報を統合しました。"), "success")
         return redirect(url_for("customers.show", customer_id=keep.id))
     query = request.args.get("q", "").strip()
@@ -177,6 +155,5 @@ def save_settings():
         flash(_("連携の方法を選んでください。"), "error")
         return redirect(url_for("bookings.settings") + "#linking")
     current_user.shop.link_automatically = form.mode.data == "auto"
-    jobs.commit()
     flash(_("顧客情報の連携の設定を保存しました。"), "success")
     return redirect(url_for("bookings.settings") + "#linking")

@@ -11,10 +11,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from crm import jobs
-from crm.extensions import db
+from crm.errors import back_to
 from crm.line_tab.held import cancel_held, held_messages, release_held
-from crm.shops.plans import PremiumRequired, line_tab_available
+from crm.shops.plans import line_tab_available
 from crm.staff.decorators import owner_required
 from crm.staff.forms import ConfirmForm
 
@@ -39,17 +38,11 @@ def held():
     action = request.form.get("action")
     ids = [int(i) for i in request.form.getlist("message") if i.isdigit()] or None
     shop = current_user.shop
+    back_to(url_for("plans.plan"))
     if action == "release":
-        try:
-            released = release_held(shop, ids)
-        except PremiumRequired:
-            jobs.rollback()
-            flash(_("保留中のメッセージは、プレミアムプランにアップグレードすると送信できます。"), "error")
-            return redirect(url_for("plans.plan"))
-        jobs.commit()
+        released = release_held(shop, ids)  # PremiumRequired: flashed, back to the plan page
         flash(_("保留中のメッセージ%(n)d件の送信予約を再開しました。", n=len(released)), "success")
     elif action == "cancel":
         cancelled = cancel_held(shop, ids)
-        db.session.commit()
         flash(_("保留中のメッセージ%(n)d件を取り消しました。", n=len(cancelled)), "success")
     return redirect(url_for("plans.plan"))

@@ -12,14 +12,12 @@ import sqlalchemy as sa
 from flask import abort, current_app
 from flask_login import current_user
 
+from crm.errors import UserError
 from crm.shops.models import Plan, Shop
 
 
-class PremiumRequired(ValueError):
-    """What was asked needs the LINE tab (premium, or a running trial)."""
-
-    def __init__(self) -> None:
-        super().__init__("premium_required")
+class PremiumRequired(UserError, ValueError):
+    """What was asked needs the LINE tab (premium, or a running trial); the raiser says what, translated."""
 
 
 def _premium_from():

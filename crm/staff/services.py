@@ -3,6 +3,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from crm.database import utcnow
+from crm.errors import UserError
 from crm.extensions import db
 from crm.staff.models import LineSendMode, Role, Staff
 from crm.staff.passwords import hash_password, needs_rehash, verify_password
@@ -12,7 +13,7 @@ from crm.staff.passwords import hash_password, needs_rehash, verify_password
 _DUMMY_HASH = None
 
 
-class StaffError(ValueError):
+class StaffError(UserError, ValueError):
     """An operation the shop's rules do not allow; the message is shown to the owner."""
 
 

@@ -13,7 +13,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from crm import jobs
 from crm.database import get_for_shop_or_404
+from crm.errors import back_to
 from crm.extensions import db, limiter, normalized_login_email
 from crm.staff import blueprint, services
 from crm.staff.decorators import owner_required
@@ -52,13 +54,11 @@ def login():
     if form.validate_on_submit():
         staff = services.authenticate(form.email.data, form.password.data)
         if staff is None:
-            db.session.rollback()
             form.password.errors.append(_("メールアドレスまたはパスワードが正しくありません。"))
         else:
             lang = session.get("lang")
             if lang and not staff.locale:
                 staff.locale = lang  # the language chosen on the sign-in page sticks
-            db.session.commit()
             session.clear()  # a fresh session on sign-in: no fixation
             if lang:
                 session["lang"] = lang
@@ -76,7 +76,6 @@ def logout():
     (a shared salon tablet, a cookie copied earlier).
     """
     services.end_sessions(current_user)
-    db.session.commit()
     session.clear()
     # After the clear: logout_user() leaves the note that deletes the remember cookie.
     logout_user()
@@ -91,7 +90,6 @@ def set_language():
         session["lang"] = lang
         if current_user.is_authenticated:
             current_user.locale = lang
-            db.session.commit()
     return redirect(_safe_next(request.form.get("next")) or url_for("index"))
 
 
@@ -112,18 +110,18 @@ def staff_new():
     form = StaffCreateForm()
     if form.validate_on_submit():
         try:
-            staff = services.create_staff(
-                current_user.shop,
-                name=form.name.data,
-                email=form.email.data,
-                password=form.password.data,
-                role=form.role.data,
-                line_send_mode=form.line_send_mode.data,
-            )
-        except services.StaffError as exc:
+            with jobs.savepoint():
+                staff = services.create_staff(
+                    current_user.shop,
+                    name=form.name.data,
+                    email=form.email.data,
+                    password=form.password.data,
+                    role=form.role.data,
+                    line_send_mode=form.line_send_mode.data,
+                )
+        except services.StaffError as exc:  # beside the field, in the form shown again
             form.email.errors.append(str(exc))
         else:
-            db.session.commit()
             flash(_("%(name)s さんのアカウントを作成しました。", name=staff.name), "success")
             return redirect(url_for("staff.staff_index"))
     return render_template("staff/form.html", form=form, member=None)
@@ -140,14 +138,13 @@ def staff_edit(staff_id):
         form.line_send_mode.data = member.line_send_mode.value
     if form.validate_on_submit():
         try:
-            services.update_staff(
-                member, name=form.name.data, role=form.role.data, line_send_mode=form.line_send_mode.data
-            )
-        except services.StaffError as exc:
-            db.session.rollback()
+            with jobs.savepoint():
+                services.update_staff(
+                    member, name=form.name.data, role=form.role.data, line_send_mode=form.line_send_mode.data
+                )
+        except services.StaffError as exc:  # beside the field, in the form shown again
             form.role.errors.append(str(exc))
         else:
-            db.session.commit()
             flash(_("%(name)s さんの設定を保存しました。", name=member.name), "success")
             return redirect(url_for("staff.staff_index"))
     return render_template(
@@ -169,7 +166,6 @@ def staff_reset_password(staff_id):
             "staff/form.html", form=form, member=member, password_form=password_form, confirm_form=ConfirmForm()
         ), 422
     services.reset_password(member, password_form.password.data)
-    db.session.commit()
     if member.id == current_user.id:
         login_user(member)  # keep the owner's own session after changing their password
     flash(_("%(name)s さんのパスワードを再設定しました。", name=member.name), "success")
@@ -183,15 +179,10 @@ def staff_set_active(staff_id):
     member = get_for_shop_or_404(Staff, staff_id)
     ConfirmForm().validate_on_submit()  # CSRF is checked globally; nothing else to validate
     active = request.form.get("active") == "1"
-    try:
-        services.set_active(member, active, acting=current_user)
-    except services.StaffError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+    back_to(url_for("staff.staff_index"))
+    services.set_active(member, active, acting=current_user)  # a StaffError: flashed, nothing changed
+    if active:
+        flash(_("%(name)s さんを有効にしました。", name=member.name), "success")
     else:
-        db.session.commit()
-        if active:
-            flash(_("%(name)s さんを有効にしました。", name=member.name), "success")
-        else:
-            flash(_("%(name)s さんを無効にしました。", name=member.name), "success")
+        flash(_("%(name)s さんを無効にしました。", name=member.name), "success")
     return redirect(url_for("staff.staff_index"))

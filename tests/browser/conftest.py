@@ -5,20 +5,20 @@ fixture, so it runs on its own SQLite file, built by the migrations and seeded
 with committed rows once per run (whatever TEST_DATABASE_URL says).
 Playwright only drives the browser: it launches /usr/bin/chromium through
 `executable_path` and never downloads one (no `playwright install`).
+Everything under tests/browser is marked `browser`: `bin/test -m "not browser"` is the quick run.
 """
 import os
-import threading
 from dataclasses import dataclass
 
 import pytest
 from flask_migrate import upgrade
 from playwright.sync_api import sync_playwright
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from crm import create_app
 from crm.config import TestingConfig
 from crm.extensions import db
 from tests import factories
+from tests.servers import ServerThread
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,6 +29,13 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 10_000
+
+
+def pytest_collection_modifyitems(config, items):
+    here = os.path.dirname(__file__)
+    for item in items:
+        if str(item.fspath).startswith(here + os.sep):
+            item.add_marker(pytest.mark.browser)
 
 
 @dataclass(frozen=True)
@@ -52,13 +59,6 @@ class Seed:
 class LiveServer:
     url: str
     seed: Seed
-
-
-class _QuietRequestHandler(WSGIRequestHandler):
-    """No access log per request; errors are still logged."""
-
-    def log_request(self, code="-", size="-"):
-        pass
 
 
 def _seed():
@@ -101,15 +101,11 @@ def live_server(tmp_path_factory):
         seed = _seed()
         db.session.remove()
 
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
-    thread.start()
+    server = ServerThread(app, name="browser-test-server", quiet=True).start()
     try:
-        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", seed=seed)
+        yield LiveServer(url=server.url, seed=seed)
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+        server.stop()
         with app.app_context():
             db.engine.dispose()
 
@@ -243,8 +239,8 @@ def line_app(tmp_path, line_sandbox):
         JOBS_MODE = "thread"  # as in the embedded default: requests answer, jobs run after
 
     app = create_app(Config)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietRequestHandler)
-    url = f"http://127.0.0.1:{server.server_port}"
+    server = ServerThread(app, name="browser-line-app", quiet=True)  # bound now: the URL goes into the seed
+    url = server.url
     app.config["PUBLIC_BASE_URL"] = url
     with app.app_context():
         upgrade()
@@ -262,14 +258,11 @@ def line_app(tmp_path, line_sandbox):
                                  webhook_url=f"{url}/line/webhook/{channel.webhook_key}")
         served = LineApp(app, url, shop.id, shop.booking_key, owner.email, bot["channel_id"])
         db.session.remove()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server.start()
     try:
         yield served
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+        server.stop()
         with app.app_context():
             db.engine.dispose()
 

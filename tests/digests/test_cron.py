@@ -1,11 +1,8 @@
 """The digest tick on rq's cron scheduler (a real Redis), and `flask crm tick-digests`."""
 import json
-import os
-import uuid
 from datetime import timedelta
 
 import pytest
-from redis import Redis
 from rq import Queue
 from rq.cron import CronScheduler
 
@@ -13,18 +10,11 @@ from crm.digests.tasks import register_cron
 from tests.digests.conftest import make_unread, utc
 from tests.factories import make_shop
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
 
 @pytest.fixture
-def redis(app, monkeypatch):
-    """Redis with a queue of this test's own (other suites may share the database: no flush)."""
-    client = Redis.from_url(REDIS_URL)
-    monkeypatch.setitem(app.config, "RQ_QUEUE", f"test-{uuid.uuid4().hex[:8]}")
-    yield client
-    for key in client.scan_iter(f"*{app.config['RQ_QUEUE']}*"):
-        client.delete(key)
-    client.close()
+def redis(rq_queue):
+    """Redis with a queue of this test's own (tests.plugins.redis_db)."""
+    return rq_queue
 
 
 def test_the_cron_scheduler_enqueues_the_tick_every_minute(app, db, redis):

@@ -1,30 +1,19 @@
 """Webhook events through rq on a real Redis: one drain job, processed by a worker, nothing lost."""
-import os
-import uuid
 
 import pytest
 import sqlalchemy as sa
-from redis import Redis
 from rq import Queue, SimpleWorker
 
 from crm.conversations.models import LineMessage
 from crm.extensions import db as _db
 from crm.line_platform.models import LineWebhookEvent
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
 
 @pytest.fixture
-def rq_mode(app, monkeypatch):
-    redis = Redis.from_url(REDIS_URL)
+def rq_mode(app, rq_queue, monkeypatch):
+    """Jobs through rq on this run's Redis, a queue of the test's own (tests.plugins.redis_db)."""
     monkeypatch.setitem(app.config, "JOBS_MODE", "rq")
-    monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
-    # A queue of its own: other runs on this machine may share the Redis database.
-    monkeypatch.setitem(app.config, "RQ_QUEUE", f"test-{uuid.uuid4().hex[:8]}")
-    yield redis
-    for key in redis.scan_iter(f"*{app.config['RQ_QUEUE']}*"):
-        redis.delete(key)
-    redis.close()
+    return rq_queue
 
 
 def _text(user, n, ts):

@@ -9,7 +9,7 @@ The worker is a separate process (``flask --app wsgi crm worker``), so this test
 cannot use the rolled-back transaction of the ``db`` fixture: it builds its own
 database with the migrations (a scratch PostgreSQL database beside
 TEST_DATABASE_URL's, else a SQLite file) and its own Redis db
-(TEST_FAULTS_REDIS_URL, db 13 by default).
+(this run's own, from tests.plugins.redis_db).
 """
 import os
 import signal
@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
-from redis import Redis
 
 from crm import create_app, jobs
 from crm.config import TestingConfig
@@ -32,9 +31,9 @@ from crm.extensions import db
 from crm.line_platform.services import channel_for_shop, save_channel
 from crm.line_tab import scheduling
 from tests import factories
+from tests.plugins.redis_db import redis_url
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_FAULTS_REDIS_URL", "redis://127.0.0.1:6379/13")
 PUSH = "/v2/bot/message/push"
 MESSAGES = 30
 
@@ -86,14 +85,14 @@ def _statuses(app):
 
 
 def test_a_killed_worker_and_a_flushed_redis_deliver_every_message_exactly_once(
-        scratch_database_url, line_sandbox, tmp_path):
-    redis = Redis.from_url(REDIS_URL)
+        scratch_database_url, line_sandbox, tmp_path, redis_client):
+    redis = redis_client  # this run's own database (tests.plugins.redis_db): flushing it disturbs no one
     redis.flushdb()
 
     class Config(TestingConfig):
         SQLALCHEMY_DATABASE_URI = scratch_database_url
         JOBS_MODE = "rq"
-        REDIS_URL = globals()["REDIS_URL"]
+        REDIS_URL = redis_url()
         LINE_API_BASE_URL = line_sandbox.url
 
     app = create_app(Config)
@@ -113,7 +112,7 @@ def test_a_killed_worker_and_a_flushed_redis_deliver_every_message_exactly_once(
         db.session.remove()
 
     env = {**os.environ, "CRM_ENV": "production", "SECRET_KEY": "faults-secret", "DATABASE_URL": scratch_database_url,
-           "CREDENTIALS_KEYS": TestingConfig.CREDENTIALS_KEYS, "REDIS_URL": REDIS_URL, "JOBS_MODE": "rq",
+           "CREDENTIALS_KEYS": TestingConfig.CREDENTIALS_KEYS, "REDIS_URL": redis_url(), "JOBS_MODE": "rq",
            "LINE_API_BASE_URL": line_sandbox.url, "LINE_DELIVER_BATCH": "6", "LINE_SEND_THREADS": "3",
            "LINE_API_TIMEOUT": "5", "PYTHONPATH": str(ROOT)}
     # Each push takes a while, so a batch is in flight when the worker dies.

@@ -1,6 +1,5 @@
 """送信予約: local times, the night warning, release at the due time only, edit/cancel until sending, the tick."""
 import json
-import os
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -363,13 +362,13 @@ def test_the_in_process_ticker_releases_due_messages(app, chat, line_shop, monke
     assert message.status == SendStatus.SCHEDULED
 
 
-def test_with_rq_each_due_second_gets_one_timed_release_job(app, chat, line_shop, monkeypatch):
-    from redis import Redis
+def test_with_rq_each_due_second_gets_one_timed_release_job(app, chat, line_shop, redis_client, monkeypatch):
     from rq import Queue
     from rq.registry import ScheduledJobRegistry
 
-    url = os.environ.get("TEST_SCHEDULE_REDIS_URL", "redis://127.0.0.1:6379/12")
-    redis = Redis.from_url(url)
+    from tests.plugins.redis_db import redis_url
+
+    url, redis = redis_url(), redis_client
     redis.flushdb()
     monkeypatch.setitem(app.config, "JOBS_MODE", "rq")
     monkeypatch.setitem(app.config, "REDIS_URL", url)
@@ -385,11 +384,11 @@ def test_with_rq_each_due_second_gets_one_timed_release_job(app, chat, line_shop
         ts = int(due.timestamp())
         assert ids == [f"crm-line-release-{ts}", f"crm-line-release-{ts + 1}"]  # never early: rounded up
         job = Queue("default", connection=redis).fetch_job(ids[0])
-        assert job.func_name == "crm.jobs.run_worker_job" and job.args == ("crm.line_tab.scheduling.release_due",)
+        assert job.func_name == "crm.jobs.run_worker_job" and job.args == (jobs.job_path(scheduling.release_due),)
         assert registry.get_scheduled_time(ids[0]) == due
     finally:
         redis.flushdb()
-        redis.close()
+        pass  # the client is the redis_client fixture's
 
 
 def test_a_shop_whose_trial_ended_has_its_due_messages_held_not_sent(chat, line_shop):

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from line_sandbox import create_app
 from line_sandbox.schema import spec_dir
+from tests.servers import ServerThread
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,19 +37,6 @@ def line_spec_path() -> Path:
     return spec_dir()
 
 
-class _ServerThread:
-    """A werkzeug server on 127.0.0.1:<free port> in a daemon thread."""
-
-    def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name=f"server {self.url}", daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 class LineSandbox:
@@ -160,7 +147,7 @@ class WebhookReceiver:
         self.status = 200
         self.on_webhook = None
         self._lock = threading.Lock()
-        self._server = _ServerThread(self._wsgi)
+        self._server = ServerThread(self._wsgi).start()
         self.url = self._server.url + "/callback"
 
     @Request.application
@@ -191,7 +178,7 @@ def line_spec_dir() -> Path:
 @pytest.fixture(scope="session")
 def _line_sandbox_server(line_spec_dir):
     app = create_app(spec_directory=line_spec_dir)
-    server = _ServerThread(app)
+    server = ServerThread(app).start()
     yield server, app
     server.stop()
 

@@ -11,12 +11,16 @@ Every Redis URL the tests read (``TEST_REDIS_URL``, ``TEST_SCHEDULE_REDIS_URL``,
 ``TEST_FAULTS_REDIS_URL``, ``TEST_RATELIMIT_STORAGE_URI`` when it points at
 Redis) is set to the claimed database before any test module is imported.
 The server is the one ``TEST_REDIS_URL`` names, else 127.0.0.1:6379.
+
+Tests reach it through one place: ``redis_url()``, the ``redis_client``
+fixture, and ``rq_queue`` (the app's rq queue, one of the test's own).
 """
 from __future__ import annotations
 
 import os
 import socket
 import threading
+import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -95,3 +99,29 @@ def pytest_unconfigure(config):
 def pytest_report_header(config):
     claim = getattr(config, "_redis_claim", None)
     return f"redis: this run's own database {claim.number}" if claim else None
+
+
+def redis_url() -> str:
+    """This run's own Redis database (claimed at start-up); every test that talks to Redis uses it."""
+    return os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def redis_client():
+    """A client of this run's Redis database, closed after the test."""
+    client = Redis.from_url(redis_url())
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def rq_queue(app, redis_client, monkeypatch):
+    """The app's rq queue on this run's Redis, a queue of the test's own (its keys removed after); yields the client.
+
+    JOBS_MODE stays as it is: a test that wants the app to enqueue to rq sets it.
+    """
+    monkeypatch.setitem(app.config, "REDIS_URL", redis_url())
+    monkeypatch.setitem(app.config, "RQ_QUEUE", f"test-{uuid.uuid4().hex[:8]}")
+    yield redis_client
+    for key in redis_client.scan_iter(f"*{app.config['RQ_QUEUE']}*"):
+        redis_client.delete(key)

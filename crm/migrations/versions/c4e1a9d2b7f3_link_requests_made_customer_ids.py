@@ -1,7 +1,7 @@
 """link_requests.made_customer_ids: the records a booking made while the request waited
 
 Revision ID: c4e1a9d2b7f3
-Revises: b7c8d9e0f1a2
+Revises: d4e5f6a7b8c9
 Create Date: 2026-12-03 13:10:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4e1a9d2b7f3'
-down_revision = 'b7c8d9e0f1a2'
+down_revision = 'd4e5f6a7b8c9'
 branch_labels = None
 depends_on = None
 
