@@ -1,12 +1,16 @@
 """The shop's conversations: the inbox (LINEトーク), the unread ones (イエローバー) and their count."""
+from collections.abc import Sequence
+from datetime import datetime
+
 import sqlalchemy as sa
+from sqlalchemy import Row
 
 from crm.conversations.models import LineFriend, LineMessage
 from crm.customers.models import Customer
 from crm.extensions import db
 
 
-def unread_summary(shop_id: int, except_friend_id: int | None = None):
+def unread_summary(shop_id: int, except_friend_id: int | None = None) -> tuple[int, int, datetime | None]:
     """(conversations, messages, oldest unread time) of the shop, in one query; without the one on screen."""
     where = [LineFriend.shop_id == shop_id, LineFriend.unread_since.is_not(None)]
     if except_friend_id:
@@ -17,10 +21,11 @@ def unread_summary(shop_id: int, except_friend_id: int | None = None):
                   sa.func.min(LineFriend.unread_since))
         .where(*where)
     ).one()
-    return row[0], int(row[1]), row[2]
+    return int(row[0]), int(row[1]), row[2]
 
 
-def unread_conversations(shop_id, limit=50):
+def unread_conversations(shop_id: int, limit: int = 50) -> Sequence[Row[tuple[LineFriend, Customer]]]:
+    # (The customer is None for a friend not linked yet: an outer join.)
     """Unread conversations, oldest first, with their customers."""
     return db.session.execute(
         sa.select(LineFriend, Customer)
@@ -31,7 +36,7 @@ def unread_conversations(shop_id, limit=50):
     ).all()
 
 
-def inbox(shop_id, limit=100):
+def inbox(shop_id: int, limit: int = 100) -> Sequence[Row[tuple[LineFriend, Customer, LineMessage]]]:
     """Conversations, most recent first, unread marked, with the customer and the last message."""
     last = (
         sa.select(LineMessage.friend_id, sa.func.max(LineMessage.id).label("last_id"))
