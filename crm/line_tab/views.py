@@ -18,6 +18,7 @@ from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
 from crm.line_platform.sending import NotResendable, SendRefused, queue_text, resend
 from crm.line_tab import blueprint, export
+from crm.line_tab.saved_replies import refuse_to_send
 from crm.line_tab.scheduling import ScheduleError, local_to_utc
 from crm.line_tab.tabs import line_tab_context
 
@@ -82,6 +83,7 @@ def send(customer_id):
         return _after_send(customer, friend)  # already sent: a double click, a retry or a second tab
     try:
         with jobs.savepoint():
+            refuse_to_send(friend, text)  # ブロック中, or a 定型文 placeholder with no value
             message = queue_text(friend, text, sender=current_user)
             message.client_key = client_key
             read_state.mark_read(friend, current_user)  # a reply answers what was waiting
