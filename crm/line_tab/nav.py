@@ -20,4 +20,9 @@ def line_tab_enabled() -> bool:
 @blueprint.app_template_global("line_unread")
 def line_unread() -> tuple[int, int, datetime | None]:
     """The yellow bar's numbers for the signed-in shop."""
-    return unread_summary(current_user.shop_id)
+    return unread_summary(current_user.shop_id, assignee_id=only_mine(current_user))
+
+
+def only_mine(staff) -> int | None:
+    """The staff member's id when they chose 自分の担当のみ for the yellow bar and digests, else None."""
+    return staff.id if staff.line_only_mine else None
