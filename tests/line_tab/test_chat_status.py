@@ -1,7 +1,9 @@
 """要対応/対応済み, 担当者, 迷惑メッセージ and ブロック中 in the conversation header, the inbox and the yellow bar."""
+from datetime import datetime, timezone
+
 import sqlalchemy as sa
 
-from crm.conversations.models import LineFriend
+from crm.conversations.models import Direction, LineFriend, LineMessage
 from crm.customers import tags as shop_tags
 from crm.extensions import db as _db
 from crm.staff.models import LineSendMode
@@ -134,11 +136,14 @@ def test_spam_hides_the_friend_from_the_inbox_and_the_yellow_bar(client, auth, l
 def test_a_blocked_friend_is_shown_and_the_composer_explains(client, auth, line_shop):
     customer = make_customer(line_shop.shop, family_name="高橋")
     friend = make_friend(line_shop.shop, customer=customer, followed=False)
+    _db.session.add(LineMessage(shop_id=friend.shop_id, friend_id=friend.id, direction=Direction.INCOMING,
+                                message_type="text", text="前のメッセージ", payload={}, sent_at=datetime.now(timezone.utc)))
+    _db.session.flush()
     auth.login(line_shop.owner)
     tab = client.get(f"/customers/{customer.id}/line").get_data(as_text=True)
     assert "ブロック中" in tab and "composer-blocked" in tab
     assert 'data-limit="5000"' in tab and "disabled>" in tab
-    assert "ブロック中" in _inbox(client) or friend.last_message_at is None
+    assert "ブロック中" in _inbox(client)
     response = client.post_form(f"/customers/{customer.id}/line/messages", {"text": "届きますか", "client_key": "b1"},
                                 headers={"HX-Request": "true", "HX-Target": "customer-tabs"})
     assert response.status_code == 422 and "ブロックしているため" in response.get_data(as_text=True)
