@@ -14,8 +14,8 @@ from crm.conversations import paging, read_state
 from crm.conversations.friends import friend_of
 from crm.conversations.inbox_filters import FILTERS, InboxFilter
 from crm.conversations.models import LineFriend, LineMessage
-from crm.customers.tags import shop_tags, tags_for_customers
 from crm.customers.models import Customer
+from crm.customers.tags import shop_tags, tags_for_customers
 from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
 from crm.line_platform.sending import NotResendable, SendRefused, queue_text, resend
@@ -23,8 +23,8 @@ from crm.line_tab import blueprint, export
 from crm.line_tab.nav import line_unread, only_mine
 from crm.line_tab.saved_replies import refuse_to_send
 from crm.line_tab.state_views import line_assignable_staff
-from crm.line_tab.scheduling import ScheduleError, local_to_utc
 from crm.line_tab.tabs import line_tab_context
+from crm.line_tab.times import ScheduleError, local_to_utc
 
 
 def _linked(customer_id):
