@@ -1,7 +1,7 @@
 """The shop's conversations: the inbox (LINEトーク), the unread ones (イエローバー) and their count."""
 import sqlalchemy as sa
 
-from crm.conversations.models import LineFriend, LineMessage
+from crm.conversations.models import Direction, LineFriend, LineMessage
 from crm.customers.models import Customer
 from crm.extensions import db
 
@@ -31,7 +31,7 @@ def inbox(shop_id, limit=100):
     """Conversations, most recent first, unread marked, with the customer and the last message."""
     last = (
         sa.select(LineMessage.friend_id, sa.func.max(LineMessage.id).label("last_id"))
-        .where(LineMessage.shop_id == shop_id)
+        .where(LineMessage.shop_id == shop_id, LineMessage.direction != Direction.NOTE)  # a ノート is no message
         .group_by(LineMessage.friend_id)
         .subquery()
     )

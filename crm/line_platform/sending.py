@@ -40,6 +40,7 @@ from crm.extensions import db
 from crm.jobs import enqueue, enqueue_after_commit
 from crm.line_platform.channels import line_error_reason, mark_misconfigured
 from crm.line_platform.client import line_apis
+from crm.line_platform.outgoing import StoredImage, image_message, sticker_message, to_line
 from crm.shops.models import LineChannel
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,18 @@ def queue_text(friend, text, sender=None):
     """Queue one text message from a staff member."""
     validate_text(text)
     return queue_messages(friend, [{"type": "text", "text": text}], sender=sender)
+
+
+def queue_image(friend, image: StoredImage, sender=None) -> LineMessage:
+    """Queue one stored image (original and preview); LINE gets signed URLs when it is sent."""
+    row = queue_messages(friend, [image_message(image)], sender=sender)
+    row.media_path, row.media_content_type, row.media_status = image.key, image.content_type, "stored"
+    return row
+
+
+def queue_sticker(friend, package_id: str, sticker_id: str, sender=None) -> LineMessage:
+    """Queue one sticker (the caller checked it is one LINE lets bots send)."""
+    return queue_messages(friend, [sticker_message(package_id, sticker_id)], sender=sender)
 
 
 def _transient(exc):
@@ -207,7 +220,7 @@ def _claim_row(row, friend, channel, now):
     row.status = SendStatus.SENDING
     row.updated_at = now
     row.claimed_until = now + timedelta(seconds=lease_seconds())
-    return _Plan(row.id, channel.channel_access_token, friend.line_user_id, row.payload["messages"],
+    return _Plan(row.id, channel.channel_access_token, friend.line_user_id, to_line(row.payload["messages"]),
                  row.retry_key, reply_token, row.claimed_until)
 
 

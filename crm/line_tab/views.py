@@ -16,10 +16,12 @@ from crm.conversations.models import LineFriend, LineMessage
 from crm.customers.models import Customer
 from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
-from crm.line_platform.sending import NotResendable, SendRefused, queue_text, resend
+from crm.line_platform.outgoing import ImageRefused, store_image
+from crm.line_platform.sending import NotResendable, SendRefused, queue_image, queue_text, resend
 from crm.line_tab import blueprint, export
 from crm.line_tab.scheduling import ScheduleError, local_to_utc
 from crm.line_tab.tabs import line_tab_context
+from crm.line_tab.uploads import uploaded_image
 
 
 def _linked(customer_id):
@@ -70,7 +72,7 @@ def poll(customer_id):
 
 @blueprint.post("/customers/<int:customer_id>/line/messages")
 def send(customer_id):
-    """Send a text message now; the composition's client key makes a repeat harmless."""
+    """Send the composer now: its text, or its image (and text); the client key makes a repeat harmless."""
     customer, friend = _linked(customer_id)
     if not current_user.may_send_line_directly:
         abort(403)
@@ -82,11 +84,21 @@ def send(customer_id):
         return _after_send(customer, friend)  # already sent: a double click, a retry or a second tab
     try:
         with jobs.savepoint():
-            message = queue_text(friend, text, sender=current_user)
-            message.client_key = client_key
+            image = uploaded_image()
+            if image is not None:  # the image first, then its text (if any) as a second message
+                message = queue_image(friend, store_image(friend.shop_id, image), sender=current_user)
+                message.client_key = client_key
+                if text.strip():
+                    queue_text(friend, text, sender=current_user).client_key = f"{client_key}:text" if client_key else None
+            else:
+                message = queue_text(friend, text, sender=current_user)
+                message.client_key = client_key
             read_state.mark_read(friend, current_user)  # a reply answers what was waiting
             db.session.flush()  # the client key's unique index speaks here, inside the savepoint
-    except SendRefused as exc:  # shown in the composer, the text kept
+    except ImageRefused as exc:  # shown in the composer, the text kept; the browser drops the bad file
+        return _tabs(customer, friend, status=422, composer_text=text, composer_error=exc.message,
+                     client_key=client_key, image_refused=True)
+    except SendRefused as exc:  # shown in the composer, the text kept (and the chosen image, by line_tab.js)
         return _tabs(customer, friend, status=422, composer_text=text, composer_error=str(exc), client_key=client_key)
     except IntegrityError:  # the same client key at the same moment: the other request sends it
         pass
