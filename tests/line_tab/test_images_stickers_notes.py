@@ -247,3 +247,23 @@ def test_the_export_marks_notes(client, auth, line_shop):
     csv_text = client.get(f"/customers/{customer.id}/line/export.csv").get_data(as_text=True)
     row = next(line for line in csv_text.splitlines() if "内部メモ" in line)
     assert ",ノート," in row
+
+
+def test_the_sandbox_phone_fetches_the_signed_image_like_line_and_fails_visibly_without_it(
+        app, client, auth, line_shop, monkeypatch):
+    import requests
+
+    from tests.servers import ServerThread
+
+    customer, *_ = linked(line_shop)
+    auth.login(line_shop.owner)
+    with ServerThread(app, quiet=True) as server:
+        monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", server.url)
+        assert _send(client, customer, {"text": ""}, _jpeg((800, 600)), "p.jpg").status_code == 200
+        image = _sent(line_shop)[0]
+        phone = f"{line_shop.sandbox.url}/phone/api/media"
+        shown = requests.get(phone, params={"url": image["previewImageUrl"]}, timeout=10)
+        assert shown.status_code == 200 and shown.headers["Content-Type"] == "image/jpeg"
+        assert Image.open(io.BytesIO(shown.content)).size == (800, 600)
+    broken = requests.get(phone, params={"url": image["previewImageUrl"]}, timeout=10)  # the app is gone
+    assert broken.status_code == 502 and "unreachable" in broken.json()["error"]
