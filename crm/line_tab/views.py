@@ -19,8 +19,8 @@ from crm.extensions import db, htmx
 from crm.line_platform.outgoing import ImageRefused, store_image
 from crm.line_platform.sending import NotResendable, SendRefused, queue_image, queue_text, resend
 from crm.line_tab import blueprint, export
-from crm.line_tab.scheduling import ScheduleError, local_to_utc
 from crm.line_tab.tabs import line_tab_context
+from crm.line_tab.times import ScheduleError, local_to_utc
 from crm.line_tab.uploads import uploaded_image
 
 
