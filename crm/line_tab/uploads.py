@@ -17,3 +17,12 @@ def uploaded_image() -> bytes | None:
     if not data:
         raise ImageRefused(_("画像ファイルが空です。"), field="image")
     return data
+
+
+def refuse_image_here() -> None:
+    """下書き保存 and 送信予約 keep text only so far: an attached image is refused, not silently dropped."""
+    upload = request.files.get("image")
+    if upload is not None and upload.filename:
+        upload.close()
+        raise ImageRefused(_("画像は下書き保存・送信予約にはまだ使えません。今すぐ送信するか、画像を外してください。"),
+                           field="image")
