@@ -29,6 +29,7 @@ import crm.customers.tag_views  # noqa: F401
 import crm.customers.views  # noqa: F401
 import crm.digests.views  # noqa: F401
 import crm.line_platform.views  # noqa: F401
+import crm.line_tab.compose_views  # noqa: F401  (images, stickers, ノート)
 import crm.line_tab.drafts_views  # noqa: F401
 import crm.line_tab.friends_views  # noqa: F401
 import crm.line_tab.nav  # noqa: F401  (template globals of the navigation)
