@@ -27,6 +27,7 @@ import crm.customers.csv_views  # noqa: F401
 import crm.customers.info_tab  # noqa: F401  (registers the 顧客情報 tab)
 import crm.customers.tag_views  # noqa: F401
 import crm.customers.views  # noqa: F401
+import crm.digests.tasks  # noqa: F401  (signal receivers: the staff rich menus follow read state)
 import crm.digests.views  # noqa: F401
 import crm.line_platform.views  # noqa: F401
 import crm.line_tab.compose_views  # noqa: F401  (images, stickers, ノート)
