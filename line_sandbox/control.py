@@ -22,7 +22,8 @@ bp = Blueprint("control", __name__, url_prefix="/_sandbox")
 
 _USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 _CHANNEL_FIELDS = ("channel_secret", "channel_access_token", "bot_name", "bot_user_id", "chat_mode",
-                   "webhook_url", "webhook_active", "picture_url", "quota", "mark_as_read_mode", "basic_id")
+                   "webhook_url", "webhook_active", "picture_url", "quota", "mark_as_read_mode", "basic_id",
+                   "rate_limit")
 
 
 class ControlError(Exception):

@@ -112,6 +112,8 @@ class Booking(ShopOwnedMixin, TimestampMixin, db.Model):
         sa.CheckConstraint("starts_at < ends_at", name="starts_before_end"),
         sa.Index("ix_bookings_shop_starts", "shop_id", "starts_at"),
         sa.Index("ix_bookings_customer_starts", "customer_id", "starts_at"),
+        # Segments (一斉配信): a customer's visits and upcoming bookings by status and time.
+        sa.Index("ix_bookings_customer_status_starts", "customer_id", "status", "starts_at"),
     )
 
     @property
