@@ -203,20 +203,23 @@ def _call(send) -> tuple[RecipientStatus, str | None, str | None]:
 
 
 def _multicast(app, plan: _Plan):
-    apis = _apis(app, plan.token)
-    request = MulticastRequest.from_dict({"to": [r.line_user_id for r in plan.recipients], "messages": plan.messages})
-    return _call(lambda: apis.messaging.multicast_with_http_info(request, x_line_retry_key=plan.retry_key))
+    with app.app_context():  # the SDK client reads the app's timeout; reasons are translated
+        apis = _apis(app, plan.token)
+        request = MulticastRequest.from_dict({"to": [r.line_user_id for r in plan.recipients],
+                                              "messages": plan.messages})
+        return _call(lambda: apis.messaging.multicast_with_http_info(request, x_line_retry_key=plan.retry_key))
 
 
 def _push(app, plan: _Plan, recipient: _Recipient, pacer: _Pacer):
-    apis = _apis(app, plan.token)
-    request = PushMessageRequest.from_dict({"to": recipient.line_user_id, "messages": recipient.messages})
+    with app.app_context():
+        apis = _apis(app, plan.token)
+        request = PushMessageRequest.from_dict({"to": recipient.line_user_id, "messages": recipient.messages})
 
-    def send():
-        pacer.wait()
-        return apis.messaging.push_message_with_http_info(request, x_line_retry_key=recipient.retry_key)
+        def send():
+            pacer.wait()
+            return apis.messaging.push_message_with_http_info(request, x_line_retry_key=recipient.retry_key)
 
-    return _call(send)
+        return _call(send)
 
 
 def _renew(plan: _Plan) -> None:
@@ -282,9 +285,9 @@ def _record(plan: _Plan, outcomes: dict) -> None:
     failed = [{"rid": r.id, "reason": (outcomes[r.id][1] or "")[:200]}
               for s in (RecipientStatus.FAILED, RecipientStatus.BLOCKED) for r in by_status.get(s, [])]
     if failed:
-        db.session.execute(sa.update(BroadcastRecipient).where(BroadcastRecipient.id == sa.bindparam("rid"))
-                           .values(failure_reason=sa.bindparam("reason")).execution_options(synchronize_session=False),
-                           failed)
+        table = BroadcastRecipient.__table__  # Core: an executemany, not the ORM's bulk update by primary key
+        db.session.execute(sa.update(table).where(table.c.id == sa.bindparam("rid"))
+                           .values(failure_reason=sa.bindparam("reason")), failed)
     _history(plan, by_status.get(RecipientStatus.SENT, []), now)
     request_ids = [o[2] for o in outcomes.values() if o[2]]
     db.session.execute(sa.update(BroadcastBatch).where(BroadcastBatch.id == plan.batch_id).values(
