@@ -9,9 +9,6 @@ retried with backoff (Retry-After when LINE gives one); pushes are paced under
 BROADCAST_PUSH_RATE per process (LINE allows 2,000 requests a second per channel).
 """
 import logging
-import random
-import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,11 +16,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from linebot.v3.messaging import ApiException, MulticastRequest, PushMessageRequest
-from urllib3.exceptions import HTTPError as Urllib3Error
+from linebot.v3.messaging import MulticastRequest, PushMessageRequest
 
 from crm import jobs
 from crm.broadcasts import compose
+from crm.broadcasts.calls import Pacer, call, pacer, threads, thread_apis
 from crm.broadcasts.models import (
     BatchStatus,
     Broadcast,
@@ -35,67 +32,15 @@ from crm.broadcasts.models import (
 from crm.conversations.models import Direction, LineMessage, Origin, SendStatus
 from crm.database import skip_locked, utcnow
 from crm.extensions import db
-from crm.line_platform.channels import line_error_reason
-from crm.line_platform.client import line_apis
 from crm.line_platform.sending import setting
 from crm.shops.models import LineChannel, Shop
 
 log = logging.getLogger(__name__)
-_sleep = time.sleep  # between retries (tests replace it)
-NOT_A_FRIEND = "Failed to send messages"  # LINE's 400 for a push to someone who blocked the account
 
 
 def lease_seconds() -> float:
     """BROADCAST_LEASE_SECONDS: how long a claimed batch stays SENDING without a renewal."""
     return float(setting("BROADCAST_LEASE_SECONDS", 60))
-
-
-class _Pacer:
-    """A token bucket: at most `rate` calls a second from this process (thread-safe)."""
-
-    def __init__(self, rate: float):
-        self.rate, self.lock = rate, threading.Lock()
-        self.next_at = time.monotonic()
-
-    def wait(self) -> None:
-        with self.lock:
-            now = time.monotonic()
-            at = max(self.next_at, now)
-            self.next_at = at + 1.0 / self.rate
-        if at > now:
-            time.sleep(at - now)
-
-
-_pacers: dict[float, _Pacer] = {}
-_pool: ThreadPoolExecutor | None = None
-_local = threading.local()
-
-
-def _pacer() -> _Pacer:
-    rate = float(setting("BROADCAST_PUSH_RATE", 2000))
-    if rate not in _pacers:
-        _pacers[rate] = _Pacer(rate)
-    return _pacers[rate]
-
-
-def _threads() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=int(setting("BROADCAST_PUSH_THREADS", 24)),
-                                   thread_name_prefix="crm-broadcast")
-    return _pool
-
-
-def _apis(app, token):
-    """This thread's open SDK client for the token (connections stay open between batches)."""
-    clients = getattr(_local, "clients", None)
-    if clients is None:
-        clients = _local.clients = {}
-    if token not in clients:
-        with app.app_context():
-            opened = line_apis(token)
-            clients[token] = opened.__enter__()
-    return clients[token]
 
 
 @dataclass
@@ -160,66 +105,24 @@ def _claim(batch_id: int) -> _Plan | None:
                  batch.retry_key, messages, recipients, batch.claimed_until)
 
 
-def _transient(exc: Exception) -> bool:
-    if isinstance(exc, ApiException):
-        if exc.status == 429:
-            return "monthly limit" not in (exc.body or "")  # the quota is spent: waiting will not help
-        return exc.status is None or exc.status >= 500
-    return isinstance(exc, (Urllib3Error, OSError))
-
-
-def _backoff(exc: Exception, attempt: int) -> float:
-    headers = getattr(exc, "headers", None) or {}
-    retry_after = headers.get("Retry-After") or headers.get("retry-after")
-    if retry_after:
-        try:
-            return min(60.0, float(retry_after))
-        except ValueError:
-            pass
-    base = float(setting("BROADCAST_RETRY_WAIT", 0.5))
-    return min(30.0, base * 2 ** attempt) * (0.5 + random.random())
-
-
-def _call(send) -> tuple[RecipientStatus, str | None, str | None]:
-    """One LINE call with its retries: (status, failure reason, request id)."""
-    attempts = int(setting("BROADCAST_ATTEMPTS", 8))
-    for attempt in range(attempts):
-        try:
-            response = send()
-            return RecipientStatus.SENT, None, (response.headers or {}).get("x-line-request-id")
-        except ApiException as exc:
-            if exc.status == 409:  # this retry key was accepted before: it was delivered
-                return RecipientStatus.SENT, None, (exc.headers or {}).get("x-line-accepted-request-id")
-            if exc.status == 400 and NOT_A_FRIEND in (exc.body or ""):
-                return RecipientStatus.BLOCKED, line_error_reason(exc), None
-            if not _transient(exc) or attempt == attempts - 1:
-                return RecipientStatus.FAILED, line_error_reason(exc), None
-            _sleep(_backoff(exc, attempt))
-        except (Urllib3Error, OSError) as exc:
-            if attempt == attempts - 1:
-                return RecipientStatus.FAILED, _("LINEに接続できませんでした: %(reason)s", reason=str(exc)), None
-            _sleep(_backoff(exc, attempt))
-    return RecipientStatus.FAILED, None, None  # not reached
-
-
 def _multicast(app, plan: _Plan):
     with app.app_context():  # the SDK client reads the app's timeout; reasons are translated
-        apis = _apis(app, plan.token)
+        apis = thread_apis(app, plan.token)
         request = MulticastRequest.from_dict({"to": [r.line_user_id for r in plan.recipients],
                                               "messages": plan.messages})
-        return _call(lambda: apis.messaging.multicast_with_http_info(request, x_line_retry_key=plan.retry_key))
+        return call(lambda: apis.messaging.multicast_with_http_info(request, x_line_retry_key=plan.retry_key))
 
 
-def _push(app, plan: _Plan, recipient: _Recipient, pacer: _Pacer):
+def _push(app, plan: _Plan, recipient: _Recipient, pacer: Pacer):
     with app.app_context():
-        apis = _apis(app, plan.token)
+        apis = thread_apis(app, plan.token)
         request = PushMessageRequest.from_dict({"to": recipient.line_user_id, "messages": recipient.messages})
 
         def send():
             pacer.wait()
             return apis.messaging.push_message_with_http_info(request, x_line_retry_key=recipient.retry_key)
 
-        return _call(send)
+        return call(send)
 
 
 def _renew(plan: _Plan) -> None:
@@ -234,12 +137,12 @@ def _renew(plan: _Plan) -> None:
 def _run(plan: _Plan) -> dict:
     """Call LINE for the plan on the sending threads; the lease is renewed from here meanwhile."""
     app = current_app._get_current_object()
-    pool = _threads()
+    pool = threads()
     if plan.mode == "multicast":
         futures = {pool.submit(_multicast, app, plan): None}
     else:
-        pacer = _pacer()
-        futures = {pool.submit(_push, app, plan, r, pacer): r.id for r in plan.recipients}
+        pace = pacer()
+        futures = {pool.submit(_push, app, plan, r, pace): r.id for r in plan.recipients}
     pending = set(futures)
     while pending:
         _done, pending = wait(pending, timeout=lease_seconds() / 3, return_when=FIRST_COMPLETED)

@@ -134,8 +134,8 @@ def _zone(tz_name: str | None) -> ZoneInfo:
 
 
 def _visit(now: datetime) -> sa.ColumnElement:
-    return sa.and_(Booking.customer_id == Customer.id, Booking.status == BookingStatus.BOOKED,
-                   Booking.starts_at < now)
+    return sa.and_(Booking.shop_id == Customer.shop_id, Booking.customer_id == Customer.id,
+                   Booking.status == BookingStatus.BOOKED, Booking.starts_at < now)
 
 
 def _condition(condition: dict, now: datetime, zone: ZoneInfo) -> sa.ColumnElement:
@@ -151,8 +151,8 @@ def _condition(condition: dict, now: datetime, zone: ZoneInfo) -> sa.ColumnEleme
         return sa.and_(sa.exists().where(_visit(now), Booking.starts_at < since),
                        ~sa.exists().where(_visit(now), Booking.starts_at >= since))
     if kind in ("upcoming", "no_upcoming"):
-        has = sa.exists().where(Booking.customer_id == Customer.id, Booking.status == BookingStatus.BOOKED,
-                                Booking.starts_at >= now)
+        has = sa.exists().where(Booking.shop_id == Customer.shop_id, Booking.customer_id == Customer.id,
+                                Booking.status == BookingStatus.BOOKED, Booking.starts_at >= now)
         return has if kind == "upcoming" else ~has
     if kind == "service":
         return sa.exists().where(_visit(now), Booking.service_id == condition["service_id"])

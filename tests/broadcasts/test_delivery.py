@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm import jobs
-from crm.broadcasts import delivery, prepare, services
+from crm.broadcasts import calls, delivery, prepare, services
 from crm.broadcasts.models import (
     BatchStatus,
     Broadcast,
@@ -26,7 +26,7 @@ MULTICAST, PUSH = "/v2/bot/message/multicast", "/v2/bot/message/push"
 def _small_batches(app, monkeypatch):
     monkeypatch.setitem(app.config, "BROADCAST_BATCH_SIZE", 3)
     monkeypatch.setitem(app.config, "BROADCAST_RETRY_WAIT", 0.01)
-    monkeypatch.setattr(delivery, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(calls, "_sleep", lambda seconds: None)
 
 
 def _broadcast(line_shop, text="今月のおすすめです", coupon=None, definition=None):

@@ -106,12 +106,12 @@ def upgrade():
         sa.UniqueConstraint('broadcast_id', 'customer_id', name='uq_broadcast_recipients_customer'),
     )
     op.create_index('ix_broadcast_recipients_progress', 'broadcast_recipients', ['broadcast_id', 'status', 'id'])
-    # Segments: a visit is a booking of the customer before now; line_messages by origin for history.
-    op.create_index('ix_bookings_customer_status_starts', 'bookings', ['customer_id', 'status', 'starts_at'])
+    # Segments: the shop's visits (booked, before now) or upcoming bookings in a time range, index only.
+    op.create_index('ix_bookings_shop_status_starts_customer', 'bookings', ['shop_id', 'status', 'starts_at', 'customer_id'])
 
 
 def downgrade():
-    op.drop_index('ix_bookings_customer_status_starts', table_name='bookings')
+    op.drop_index('ix_bookings_shop_status_starts_customer', table_name='bookings')
     op.drop_table('broadcast_recipients')
     op.drop_table('broadcast_batches')
     op.drop_index('ix_broadcasts_status_scheduled', table_name='broadcasts')
