@@ -8,6 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from flask import current_app
 from flask_babel import gettext as _
 from linebot.v3.messaging import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
@@ -15,7 +16,6 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from crm.broadcasts.models import RecipientStatus
 from crm.line_platform.channels import line_error_reason
 from crm.line_platform.client import line_apis
-from crm.line_platform.sending import setting
 
 _sleep = time.sleep  # between retries (tests replace it)
 NOT_A_FRIEND = "Failed to send messages"  # LINE's 400 for a push to someone who blocked the account
@@ -43,7 +43,7 @@ _local = threading.local()
 
 
 def pacer() -> Pacer:
-    rate = float(setting("BROADCAST_PUSH_RATE", 2000))
+    rate = float(current_app.config["BROADCAST_PUSH_RATE"])
     if rate not in _pacers:
         _pacers[rate] = Pacer(rate)
     return _pacers[rate]
@@ -52,7 +52,7 @@ def pacer() -> Pacer:
 def threads() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=int(setting("BROADCAST_PUSH_THREADS", 24)),
+        _pool = ThreadPoolExecutor(max_workers=int(current_app.config["BROADCAST_PUSH_THREADS"]),
                                    thread_name_prefix="crm-broadcast")
     return _pool
 
@@ -85,13 +85,13 @@ def _backoff(exc: Exception, attempt: int) -> float:
             return min(60.0, float(retry_after))
         except ValueError:
             pass
-    base = float(setting("BROADCAST_RETRY_WAIT", 0.5))
+    base = float(current_app.config["BROADCAST_RETRY_WAIT"])
     return min(30.0, base * 2 ** attempt) * (0.5 + random.random())
 
 
 def call(send) -> tuple[RecipientStatus, str | None, str | None]:
     """One LINE call with its retries: (status, failure reason, request id)."""
-    attempts = int(setting("BROADCAST_ATTEMPTS", 8))
+    attempts = int(current_app.config["BROADCAST_ATTEMPTS"])
     for attempt in range(attempts):
         try:
             response = send()

@@ -32,7 +32,6 @@ from crm.broadcasts.models import (
 from crm.conversations.models import Direction, LineMessage, Origin, SendStatus
 from crm.database import skip_locked, utcnow
 from crm.extensions import db
-from crm.line_platform.sending import setting
 from crm.shops.models import LineChannel, Shop
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ log = logging.getLogger(__name__)
 
 def lease_seconds() -> float:
     """BROADCAST_LEASE_SECONDS: how long a claimed batch stays SENDING without a renewal."""
-    return float(setting("BROADCAST_LEASE_SECONDS", 60))
+    return float(current_app.config["BROADCAST_LEASE_SECONDS"])
 
 
 @dataclass

@@ -13,6 +13,7 @@ import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from linebot.v3.messaging import ApiException, CouponCreateRequest
 from urllib3.exceptions import HTTPError as Urllib3Error
@@ -34,7 +35,6 @@ from crm.database import skip_locked, utcnow
 from crm.extensions import db
 from crm.line_platform.channels import line_error_reason
 from crm.line_platform.client import line_apis
-from crm.line_platform.sending import setting
 from crm.shops.models import LineChannel, Shop
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ MULTICAST_LIMIT = 500  # LINE's maximum recipients per multicast
 
 def batch_size() -> int:
     """BROADCAST_BATCH_SIZE: recipients per batch (a multicast takes at most 500)."""
-    return max(1, min(MULTICAST_LIMIT, int(setting("BROADCAST_BATCH_SIZE", MULTICAST_LIMIT))))
+    return max(1, min(MULTICAST_LIMIT, int(current_app.config["BROADCAST_BATCH_SIZE"])))
 
 
 def _uuid_sql() -> sa.ColumnElement:

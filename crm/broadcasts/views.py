@@ -12,7 +12,6 @@ from flask_login import current_user, login_required
 from crm.bookings.models import Service
 from crm.broadcasts import blueprint, compose, forms, quota, segments, services
 from crm.broadcasts.models import Broadcast, BroadcastStatus, Segment
-from crm.broadcasts.ticker import init_ticker
 from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.customers.tags import shop_tags
@@ -20,11 +19,6 @@ from crm.database import get_for_shop_or_404, utcnow
 from crm.errors import UserError, answer_with
 from crm.extensions import db
 from crm.staff.decorators import owner_required
-
-
-@blueprint.record_once
-def _ticker(state):
-    init_ticker(state.app)
 
 
 def _editor_context(definition, errors=None):
