@@ -57,11 +57,25 @@ from crm.shops.models import Plan  # noqa: E402
 from crm.staff.onboarding import create_shop  # noqa: E402
 
 DB_NAME = "crm_bench_broadcasts"
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET_KEY = "bench-broadcasts-secret"
 SECTION = "## 一斉配信 (broadcasts)"
 CHANNEL = {"channel_id": "2200000001", "channel_secret": "b" * 32, "channel_access_token": "bench-broadcasts-token",
            "bot_name": "ベンチサロン", "quota": 10_000_000}
+
+
+def claim_redis():
+    """A Redis database of our own (the test runs' claim), so flushing it disturbs nobody."""
+    from tests.plugins.redis_db import RedisClaim, _with_db
+
+    claim = RedisClaim(REDIS_BASE)
+    number = claim.claim()
+    if number is None:
+        raise SystemExit("no free Redis database (1-15) to claim")
+    return claim, _with_db(REDIS_BASE, number)
+
+
+CLAIM, REDIS_URL = claim_redis()
 
 
 class BenchConfig(ProductionConfig):
@@ -266,6 +280,7 @@ def main():
     finally:
         sandbox_proc.stop()
         redis.flushdb()
+        CLAIM.release()
         print("logs:", logdir)
     if args.write_docs:
         write_docs(args, results)
