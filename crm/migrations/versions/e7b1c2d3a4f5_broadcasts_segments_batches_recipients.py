@@ -1,7 +1,7 @@
 """broadcasts: saved segments, broadcasts, their batches and recipients (一斉配信)
 
 Revision ID: e7b1c2d3a4f5
-Revises: c4e1a9d2b7f3
+Revises: e13b0c0a1f20
 Create Date: 2026-12-04 10:00:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import crm.database
 
 revision = 'e7b1c2d3a4f5'
-down_revision = 'c4e1a9d2b7f3'
+down_revision = 'e13b0c0a1f20'
 branch_labels = None
 depends_on = None
 
