@@ -18,7 +18,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -75,8 +75,13 @@ def validate_text(text):
         )
 
 
-def queue_messages(friend, messages, sender=None):
-    """Write an outgoing message row (up to 5 LINE message objects) and enqueue its delivery."""
+def queue_messages(friend, messages, sender=None, origin=None, origin_id=None, origin_label=None, reply=None):
+    """Write an outgoing message row (up to 5 LINE message objects) and enqueue its delivery.
+
+    ``origin``/``origin_id``/``origin_label``: what wrote it when no staff did (自動応答 and its rule).
+    ``reply``: an automatic answer's own event, ``EventReply``: it replies with that
+    event's token, never another one, and is pushed only if ``reply.push_when_late``.
+    """
     if not 1 <= len(messages) <= MAX_MESSAGES_PER_REQUEST:
         raise SendRefused(_("一度に送れるメッセージは%(n)d件までです。", n=MAX_MESSAGES_PER_REQUEST))
     for message in messages:
@@ -94,17 +99,35 @@ def queue_messages(friend, messages, sender=None):
         sender_id=sender.id if sender is not None else None,
         retry_key=str(uuid.uuid4()),
         sent_at=utcnow(),
+        origin=origin,
+        origin_id=origin_id,
     )
+    if origin_label:
+        row.payload["origin_label"] = origin_label
+    if reply is not None:
+        row.payload["reply"] = reply.as_payload()
     db.session.add(row)
     db.session.flush()
     enqueue_after_commit(deliver, row.id)
     return row
 
 
-def queue_text(friend, text, sender=None):
-    """Queue one text message from a staff member."""
+@dataclass(frozen=True)
+class EventReply:
+    """The reply token of the event an automatic answer answers, and whether a late answer may be pushed."""
+
+    token: str
+    received_at: datetime
+    push_when_late: bool = False
+
+    def as_payload(self):
+        return {"token": self.token, "at": self.received_at.isoformat(), "push_when_late": self.push_when_late}
+
+
+def queue_text(friend, text, sender=None, **origin):
+    """Queue one text message from a staff member (or, with queue_messages' origin arguments, an automatic one)."""
     validate_text(text)
-    return queue_messages(friend, [{"type": "text", "text": text}], sender=sender)
+    return queue_messages(friend, [{"type": "text", "text": text}], sender=sender, **origin)
 
 
 def _transient(exc):
@@ -124,6 +147,7 @@ class _Plan:
     retry_key: str
     reply_token: str | None
     lease_until: object = None  # datetime: the claim's lease, moved on by _renewer
+    reply_only: bool = False  # an automatic answer: a refused reply token is not followed by a push
 
 
 @dataclass
@@ -197,6 +221,9 @@ def _claim_row(row, friend, channel, now):
         return None
     reply_token = None
     ttl = timedelta(seconds=current_app.config["LINE_REPLY_TOKEN_TTL"])
+    own = (row.payload or {}).get("reply")
+    if own is not None:
+        return _claim_event_reply(row, friend, channel, now, ttl, own)
     # A message resumed after a crash never replies: only the retry key of a
     # push can tell LINE not to deliver it twice.  Scheduled messages always
     # push, so that a worker killed in the middle of a batch never repeats one.
@@ -209,6 +236,31 @@ def _claim_row(row, friend, channel, now):
     row.claimed_until = now + timedelta(seconds=lease_seconds())
     return _Plan(row.id, channel.channel_access_token, friend.line_user_id, row.payload["messages"],
                  row.retry_key, reply_token, row.claimed_until)
+
+
+def _claim_event_reply(row, friend, channel, now, ttl, own):
+    """An automatic answer replies with its own event's token while fresh; else it is pushed only if allowed."""
+    fresh = datetime.fromisoformat(own["at"]) > now - ttl
+    reply_only = not own.get("push_when_late")
+    if row.status == SendStatus.QUEUED and not row.attempts and fresh:
+        if friend.reply_token == own["token"]:
+            friend.reply_token = None  # spent: nothing else replies with it
+        reply_token = own["token"]
+    elif reply_only:
+        if row.status == SendStatus.SENDING:  # resumed after a crash: the reply may have gone out
+            row.status = SendStatus.UNCONFIRMED
+            row.failure_reason = _("自動応答の送信中に処理が中断されました。届いたか確認できません。")
+            row.claimed_until = None
+            return None
+        _fail(row, _("応答トークンの期限が切れたため、自動応答は送信しませんでした。"))
+        return None
+    else:
+        reply_token = None
+    row.status = SendStatus.SENDING
+    row.updated_at = now
+    row.claimed_until = now + timedelta(seconds=lease_seconds())
+    return _Plan(row.id, channel.channel_access_token, friend.line_user_id, row.payload["messages"],
+                 row.retry_key, reply_token, row.claimed_until, reply_only=reply_only)
 
 
 def _renew(plans, now, extra_seconds=0.0):
@@ -275,10 +327,17 @@ def _call_line(plan, apis=None, renew=None):
             if not exc.status or exc.status >= 500:  # no answer, or LINE failed while handling it
                 return _unconfirmed(plan, attempts, line_error_reason(exc))
             # A 4xx (400 "Invalid reply token"): LINE refused it, nothing was delivered.
+            if plan.reply_only:  # an automatic answer too late is worse than none; pushes cost quota
+                return _Outcome(SendStatus.FAILED, "reply", attempts,
+                                _("応答トークンが受け付けられませんでした（%(reason)s）。自動応答は送信しませんでした。",
+                                  reason=line_error_reason(exc)))
             log.info("reply for message %s refused (%s); pushing instead", plan.message_id, line_error_reason(exc))
         except (Urllib3Error, OSError) as exc:
             if not _never_sent(exc):  # a timeout or a connection broken after the request went out
                 return _unconfirmed(plan, attempts, _("LINEから応答がありませんでした: %(reason)s", reason=str(exc)))
+            if plan.reply_only:
+                return _Outcome(SendStatus.FAILED, "reply", attempts,
+                                _("LINEに接続できませんでした: %(reason)s", reason=str(exc)))
             log.info("reply for message %s could not connect (%s); pushing instead", plan.message_id, exc)
     return _push(plan, attempts, apis, renew)
 
