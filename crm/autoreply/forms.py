@@ -1,6 +1,15 @@
 """Forms of the automatic-response settings; the services check the texts against LINE's limits."""
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField, TimeField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from crm.autoreply.hours import label
@@ -9,6 +18,13 @@ from crm.forms import BaseForm
 from crm.line_platform.sending import MAX_MESSAGES_PER_REQUEST
 
 RANGES_PER_DAY = 3
+
+
+def choices(pairs):
+    """WTForms' SelectChoice list from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
 BUBBLE_KINDS = (("", _l("なし")), ("text", _l("テキスト")), ("image", _l("画像")), ("link_card", _l("顧客情報の連携カード")))
 WEEKDAY_LABELS = (_l("月曜日"), _l("火曜日"), _l("水曜日"), _l("木曜日"), _l("金曜日"), _l("土曜日"), _l("日曜日"))
 
@@ -39,7 +55,7 @@ class GreetingForm(BaseForm):
 
 
 for _n in range(1, MAX_MESSAGES_PER_REQUEST + 1):
-    setattr(GreetingForm, f"bubble_{_n}_kind", SelectField(_l("吹き出し%(n)d", n=_n), choices=BUBBLE_KINDS, default=""))
+    setattr(GreetingForm, f"bubble_{_n}_kind", SelectField(_l("吹き出し%(n)d", n=_n), choices=choices(BUBBLE_KINDS), default=""))
     setattr(GreetingForm, f"bubble_{_n}_text", TextAreaField(_l("テキスト")))
     setattr(GreetingForm, f"bubble_{_n}_url", StringField(_l("画像のURL（https://）"), validators=[Length(max=1000)]))
 
@@ -48,10 +64,10 @@ class AwayForm(BaseForm):
     """応答時間 and the 時間外 / 休業日 texts; the own weekly ranges."""
 
     away_enabled = BooleanField(_l("応答時間外のメッセージに自動で返信する"))
-    hours_source = SelectField(_l("応答時間"), choices=(
+    hours_source = SelectField(_l("応答時間"), choices=choices((
         (HoursSource.BOOKING.value, _l("予約ページの営業時間と臨時休業日を使う")),
         (HoursSource.CUSTOM.value, _l("ここで設定する応答時間と休業日を使う")),
-    ))
+    )))
     away_text = TextAreaField(_l("時間外メッセージ"))
     holiday_text = TextAreaField(_l("休業日のメッセージ（空欄なら時間外メッセージ）"))
     away_window_hours = IntegerField(_l("同じお客様への時間外メッセージの間隔（時間）"), validators=[
@@ -95,15 +111,15 @@ class RuleForm(BaseForm):
 
     name = StringField(_l("ルール名"), validators=[Length(max=60)])
     keyword = StringField(_l("キーワード"), validators=[Length(max=200)])
-    match_type = SelectField(_l("一致の条件"), choices=(
+    match_type = SelectField(_l("一致の条件"), choices=choices((
         (MatchType.EXACT.value, _l("完全一致")), (MatchType.CONTAINS.value, _l("部分一致（含む）")),
-        (MatchType.PREFIX.value, _l("前方一致（で始まる）"))))
+        (MatchType.PREFIX.value, _l("前方一致（で始まる）")))))
     priority = IntegerField(_l("優先度（大きいほど優先）"), default=0, validators=[
         InputRequired(_l("数字で入力してください。")), NumberRange(-1000, 1000, _l("-1000〜1000で入力してください。"))])
     enabled = BooleanField(_l("有効"), default=True)
-    reply_kind = SelectField(_l("返信の内容"), choices=(
+    reply_kind = SelectField(_l("返信の内容"), choices=choices((
         (ReplyKind.TEXT.value, _l("テキスト")), (ReplyKind.IMAGE.value, _l("画像")),
-        (ReplyKind.BOOKINGS.value, _l("予約確認（連携済みのお客様の今後のご予約、未連携なら連携カード）"))))
+        (ReplyKind.BOOKINGS.value, _l("予約確認（連携済みのお客様の今後のご予約、未連携なら連携カード）")))))
     reply_text = TextAreaField(_l("返信テキスト"))
     image_url = StringField(_l("画像のURL（https://）"), validators=[Length(max=1000)])
 

@@ -2,7 +2,7 @@
 from flask_login import current_user
 
 from crm.autoreply import previews
-from crm.autoreply.forms import TestSendForm
+from crm.autoreply.forms import TestSendForm, choices
 
 
 def test_form():
@@ -10,8 +10,8 @@ def test_form():
     if not previews.test_send_allowed():
         return None
     form = TestSendForm(formdata=None)
-    form.friend_id.choices = [(f.id, f.display_name or f.line_user_id) for f in previews.test_friends(
-        current_user.shop_id)]
+    form.friend_id.choices = choices((f.id, f.display_name or f.line_user_id)
+                                     for f in previews.test_friends(current_user.shop_id))
     return form
 
 
