@@ -1,7 +1,10 @@
 """Every route that takes a shop-owned id answers 404 for another shop's rows."""
+from datetime import date
+
 import pytest
 import sqlalchemy as sa
 
+from crm.autoreply import services as autoreply_services
 from crm.bookings.models import Booking, BookingStatus, Service
 from crm.conversations.models import Direction, LineMessage
 from crm.customers import tags
@@ -27,7 +30,7 @@ def _id_routes(app):
 def test_every_id_route_is_known_to_this_test(app):
     # A new kind of id must be added to the fixture below, or the route is untested.
     known = {"customer_id", "staff_id", "friend_id", "message_id", "booking_id", "service_id",
-             "request_id", "draft_id", "tag_id", "import_id"}
+             "request_id", "draft_id", "tag_id", "import_id", "rule_id", "closure_id"}
     unknown = {arg for _, ids in _id_routes(app) for arg in ids} - known
     assert not unknown, f"add these ids to test_tenancy: {unknown}"
 
@@ -59,8 +62,11 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
     upload = CustomerImport(shop_id=other_shop.id, filename="x.csv", encoding="utf-8", row_count=1,
                             data="氏名,電話\r\n他店,090-1234-5678\r\n".encode())
     _db.session.add(upload)
+    rule = autoreply_services.save_rule(None, other_shop.id, name="他店", keyword="他店", match_type="exact",
+                                        priority=0, enabled=True, reply_kind="text", reply_text="他店", image_url="")
+    closure = autoreply_services.add_closure(other_shop.id, date(2026, 12, 31), None, "他店")
     _db.session.flush()
-    ids = {"customer_id": victim.id, "staff_id": other_staff.id, "friend_id": stranger.id, "message_id": message.id,
+    ids = {"rule_id": rule.id, "closure_id": closure.id, "customer_id": victim.id, "staff_id": other_staff.id, "friend_id": stranger.id, "message_id": message.id,
            "booking_id": booking.id, "service_id": service.id, "request_id": link_request.id,
            "draft_id": draft.id, "tag_id": tag.id, "import_id": upload.id}
     me = owner if as_owner else make_staff(shop)
@@ -72,7 +78,8 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
         values.update({k: v for k, v in OTHER_ARGS.items() if k in rule.arguments})
         with app.test_request_context():
             url = app.url_map.bind("localhost").build(rule.endpoint, values)
-        owner_only = ("staff.", "bookings.service_", "linking.", "customers.tag_settings", "customers.import_")
+        owner_only = ("staff.", "bookings.service_", "linking.", "customers.tag_settings", "customers.import_",
+                      "autoreply.")
         if rule.endpoint.startswith(owner_only) and not as_owner:
             continue  # the role check answers first; test_staff_admin covers it
         for method in rule.methods - {"HEAD", "OPTIONS"}:
