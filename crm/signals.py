@@ -24,5 +24,15 @@ friend_followed = _signals.signal("friend-followed")
 #: sender: the Customer, before it is deleted.
 customer_deleted = _signals.signal("customer-deleted")
 
+#: sender: the Customer kept; kwargs: remove (the Customer merged into it, deleted next).
+#: Every domain with rows that belong to a customer moves them to `sender` here,
+#: so a merge loses nothing.
+customers_merging = _signals.signal("customers-merging")
+
+#: sender: a stray Customer a booking made while its LINE link request waited;
+#: kwargs: friend_id, customer (the one the owner chose). Domains move the rows
+#: that friend made on the stray record (bookings) to `customer`.
+stray_customer_settling = _signals.signal("stray-customer-settling")
+
 #: sender: the Shop, after its plan changed; kwargs: was_premium, is_premium.
 plan_changed = _signals.signal("plan-changed")

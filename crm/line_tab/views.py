@@ -18,8 +18,8 @@ from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
 from crm.line_platform.sending import NotResendable, SendRefused, queue_text, resend
 from crm.line_tab import blueprint, export
-from crm.line_tab.scheduling import ScheduleError, local_to_utc
 from crm.line_tab.tabs import line_tab_context
+from crm.line_tab.times import ScheduleError, local_to_utc
 
 
 def _linked(customer_id):
@@ -154,8 +154,9 @@ def unread():
 @blueprint.get("/line/unread-bar")
 def unread_bar():
     """The yellow bar alone, for polling from every page."""
-    response = make_response(render_template("line_tab/_yellow_bar.html",
-                                             unread=shop_inbox.unread_summary(current_user.shop_id)))
+    viewing = request.args.get("viewing", type=int)  # the conversation on screen: being read, not announced
+    response = make_response(render_template(
+        "line_tab/_yellow_bar.html", unread=shop_inbox.unread_summary(current_user.shop_id, except_friend_id=viewing)))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -7,7 +7,7 @@ import pytest
 from crm.autoreply import services
 from crm.autoreply.messages import AutoReplyError
 from crm.autoreply.models import HoursSource
-from crm.bookings import services as booking_services
+from crm.bookings import catalog as booking_services
 from crm.extensions import db as _db
 from tests.autoreply.helpers import auto_messages, delivered, friend_of, say
 from tests.bookings.helpers import open_every_day

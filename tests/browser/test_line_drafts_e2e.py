@@ -5,8 +5,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
+from crm import ticker as in_process
 from crm.extensions import db
-from crm.line_tab import scheduling
+from crm.line_tab import times
 from crm.shops.models import Shop
 from crm.staff.models import LineSendMode
 from tests import factories
@@ -120,7 +121,7 @@ def _schedule(page, text, when_local):
     box.get_by_label("日付").fill(when_local.date().isoformat())
     box.get_by_label("時刻").fill(when_local.strftime("%H:%M"))
     box.get_by_role("button", name="予約する").click()
-    night = scheduling.in_quiet_hours(when_local, "Asia/Tokyo")
+    night = times.in_quiet_hours(when_local, "Asia/Tokyo")
     if night:  # 22:00-8:00: the warning, then a confirmed second press
         expect(page.get_by_text("夜間（22:00〜8:00）に送信されます。", exact=False)).to_be_visible()
         box = page.locator(".composer details.schedule-box")
@@ -155,7 +156,7 @@ def test_a_message_scheduled_a_minute_ahead_arrives_then_and_a_cancelled_one_nev
         expect(owner.locator(".scheduled-item")).to_contain_text(local.strftime("%Y/%m/%d %H:%M"))
 
         # The embedded default's ticker (jobs in threads): every second here.
-        ticker = scheduling.start_ticker(line_app.app, interval=1)
+        ticker = in_process.start_ticker(line_app.app, interval=1)
         while datetime.now(timezone.utc) < due - timedelta(seconds=1.5):
             assert _texts(line_sandbox, line_app.channel_id) == [], "sent before its time"
             owner.wait_for_timeout(500)

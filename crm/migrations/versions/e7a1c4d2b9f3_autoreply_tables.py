@@ -1,7 +1,7 @@
 """autoreply: settings, own hours and 休業日, keyword rules, fires (once per event), booking reminders
 
 Revision ID: e7a1c4d2b9f3
-Revises: d4e5f6a7b8c9
+Revises: c4e1a9d2b7f3
 Create Date: 2026-11-23 10:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'e7a1c4d2b9f3'
-down_revision = 'd4e5f6a7b8c9'
+down_revision = 'c4e1a9d2b7f3'
 branch_labels = None
 depends_on = None
 
