@@ -93,6 +93,7 @@ def rollback():
     db.session.rollback()
     db.session.info.pop("pending_jobs", None)
     db.session.info.pop("pending_timed_jobs", None)
+    db.session.info.pop("event_replies", None)
 
 
 @contextmanager

@@ -7,10 +7,14 @@ answers nothing.  The answer replies with the event's own token (free); a
 token LINE refuses is recorded and the answer is not pushed unless the shop
 allows it (crm/line_platform/sending.py EventReply).
 """
+import time
+from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 
 from crm import signals
@@ -56,17 +60,49 @@ def _origin(settings, token, at, rule_id, label):
             "reply": _reply(settings, token, at)}
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """A shop's settings and plan as one event needs them, kept a moment per process (SNAPSHOT_SECONDS)."""
+
+    settings: Any
+    shop: Any
+    taken: float
+
+
+SNAPSHOT_SECONDS = 2.0  # an edit reaches every worker within this; the rules themselves go by version
+_snapshots: dict[tuple[str, int], _Snapshot] = {}
+
+
+def _snapshot(shop_id):
+    key = (str(db.engine.url), shop_id)
+    cached = _snapshots.get(key)
+    if cached is not None and time.monotonic() - cached.taken < SNAPSHOT_SECONDS and not current_app.testing:
+        return cached
+    settings = _settings(shop_id)
+    shop = db.session.get(Shop, shop_id)
+    snapshot = _snapshots[key] = _Snapshot(
+        SimpleNamespace(**{c: getattr(settings, c) for c in _SETTINGS_COLUMNS}) if settings is not None else None,
+        SimpleNamespace(id=shop.id, name=shop.name, timezone=shop.timezone, plan=shop.plan,
+                        plan_until=shop.plan_until),
+        time.monotonic())
+    return snapshot
+
+
+_SETTINGS_COLUMNS = ("shop_id", "greeting_enabled", "greeting_bubbles", "refollow_text", "away_enabled",
+                     "hours_source", "away_text", "holiday_text", "away_window_hours", "push_when_late",
+                     "rules_version")
+
+
 def _answerable(friend, event):
     token = (event.payload or {}).get("replyToken")
     if event.mode != "active" or not token or not event.webhook_event_id:
         return None, None
-    settings = _settings(friend.shop_id)
-    if settings is None:
+    snapshot = _snapshot(friend.shop_id)
+    if snapshot.settings is None:
         return None, None  # nothing set up: no greeting, no rules, no 時間外
-    shop = db.session.get(Shop, friend.shop_id)
-    if not line_tab_available(shop, event.occurred_at):
+    if not line_tab_available(snapshot.shop, event.occurred_at):
         return None, None
-    return settings, shop
+    return snapshot.settings, snapshot.shop
 
 
 @signals.message_received.connect
@@ -82,8 +118,7 @@ def answer_message(friend: LineFriend, message: LineMessage, event: Any, **_kw: 
     if rule is not None:
         if _claim(friend, event, FireKind.KEYWORD, rule.id) is None:
             return None
-        return _record(event, answer_rule(friend, shop, rule, **_origin(settings, token, event.occurred_at, rule.id,
-                                                                       rule.name)))
+        return answer_rule(friend, shop, rule, **_origin(settings, token, event.occurred_at, rule.id, rule.name))
     if not settings.away_enabled:
         return None
     status = status_at(shop, settings.hours_source, event.occurred_at)
@@ -96,9 +131,8 @@ def answer_message(friend: LineFriend, message: LineMessage, event: Any, **_kw: 
         return None
     text = settings.holiday_text if kind == FireKind.HOLIDAY else settings.away_text
     label = _("休業日") if kind == FireKind.HOLIDAY else _("時間外")
-    row = queue_messages(friend, [text_message(fill(text, friend_values(friend, shop)))],
-                         **_origin(settings, token, event.occurred_at, None, label))
-    return _record(event, row)
+    return queue_messages(friend, [text_message(fill(text, friend_values(friend, shop)))],
+                          **_origin(settings, token, event.occurred_at, None, label))
 
 
 def _answered_recently(friend, settings, at):
@@ -114,16 +148,6 @@ def _answered_recently(friend, settings, at):
             AutoReplyFire.fired_at > since, AutoReplyFire.fired_at <= at,
         ).limit(1)
     ) is not None
-
-
-def _record(event, row):
-    if row is not None:
-        db.session.execute(
-            sa.update(AutoReplyFire)
-            .where(AutoReplyFire.shop_id == row.shop_id, AutoReplyFire.webhook_event_id == event.webhook_event_id)
-            .values(message_id=row.id).execution_options(synchronize_session=False)
-        )
-    return row
 
 
 def rule_messages(friend, shop, rule: CompiledRule) -> list[dict]:

@@ -24,7 +24,7 @@ from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.database import utcnow
 from crm.errors import UserError
 from crm.extensions import db
-from crm.jobs import enqueue, enqueue_after_commit
+from crm.jobs import enqueue, enqueue_after_commit, job_path
 from crm.line_platform import calls, claims
 from crm.line_platform.claims import EventReply  # noqa: F401  (queue_messages' reply=, for callers)
 
@@ -92,7 +92,23 @@ def queue_messages(friend, messages, sender=None, origin=None, origin_id=None, o
     db.session.add(row)
     db.session.flush()
     enqueue_after_commit(deliver, row.id)
+    if reply is not None:
+        db.session.info.setdefault("event_replies", []).append(row.id)
     return row
+
+
+def take_event_replies() -> list[int]:
+    """The answers to events queued in this transaction, taken out of the jobs waiting for its commit.
+
+    The event drain delivers them itself right after its commit (deliver_many), instead of
+    leaving them in the queue behind other work: a reply token lasts about a minute.
+    """
+    ids = db.session.info.pop("event_replies", [])
+    if ids:
+        taken = {(job_path(deliver), (message_id,)) for message_id in ids}
+        db.session.info["pending_jobs"] = [
+            job for job in db.session.info.get("pending_jobs", []) if (job[0], tuple(job[1])) not in taken]
+    return ids
 
 
 def queue_text(friend, text, sender=None, **origin):
