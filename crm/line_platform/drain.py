@@ -42,9 +42,9 @@ def drain_events():
         if not ids and not split:
             return processed
         process_events(ids)
-        replies = sending.take_event_replies()
+        replies = sending.take_queued()
         commit()
-        if replies:  # automatic answers: now, by this worker, before the next batch (reply tokens expire)
+        if replies:  # the events' answers: now, by this worker, before the next batch (reply tokens expire)
             sending.deliver_many(replies)
             commit()
         processed += len(ids)

@@ -24,7 +24,7 @@ from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.database import utcnow
 from crm.errors import UserError
 from crm.extensions import db
-from crm.jobs import enqueue, enqueue_after_commit, job_path
+from crm.jobs import enqueue, enqueue_after_commit, take_pending
 from crm.line_platform import calls, claims
 from crm.line_platform.claims import EventReply  # noqa: F401  (queue_messages' reply=, for callers)
 
@@ -92,23 +92,17 @@ def queue_messages(friend, messages, sender=None, origin=None, origin_id=None, o
     db.session.add(row)
     db.session.flush()
     enqueue_after_commit(deliver, row.id)
-    if reply is not None:
-        db.session.info.setdefault("event_replies", []).append(row.id)
     return row
 
 
-def take_event_replies() -> list[int]:
-    """The answers to events queued in this transaction, taken out of the jobs waiting for its commit.
+def take_queued() -> list[int]:
+    """The messages queued in this transaction, taken out of the jobs waiting for its commit.
 
-    The event drain delivers them itself right after its commit (deliver_many), instead of
-    leaving them in the queue behind other work: a reply token lasts about a minute.
+    The event drain delivers them itself right after its commit (deliver_many): the answers to
+    the events it applied (自動応答, 予約を確認する) are not left in the queue behind other work,
+    as a reply token lasts about a minute.
     """
-    ids = db.session.info.pop("event_replies", [])
-    if ids:
-        taken = {(job_path(deliver), (message_id,)) for message_id in ids}
-        db.session.info["pending_jobs"] = [
-            job for job in db.session.info.get("pending_jobs", []) if (job[0], tuple(job[1])) not in taken]
-    return ids
+    return [args[0] for args in take_pending(deliver)]
 
 
 def queue_text(friend, text, sender=None, **origin):
