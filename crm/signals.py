@@ -33,6 +33,3 @@ customers_merging = _signals.signal("customers-merging")
 #: kwargs: friend_id, customer (the one the owner chose). Domains move the rows
 #: that friend made on the stray record (bookings) to `customer`.
 stray_customer_settling = _signals.signal("stray-customer-settling")
-
-#: sender: the Shop, after its plan changed; kwargs: was_premium, is_premium.
-plan_changed = _signals.signal("plan-changed")

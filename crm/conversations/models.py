@@ -1,6 +1,7 @@
 """LINE friends of a shop's LINE Official Account, their link to a customer, their messages."""
 import enum
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -42,6 +43,13 @@ class LineFriend(ShopOwnedMixin, TimestampMixin, db.Model):
     last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_read_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
 
+    # The conversation's handling (crm/conversations/status.py): 要対応 / 対応済み, its 担当者,
+    # and 迷惑メッセージ (hidden from the inbox, the yellow bar and the digests while set).
+    attention: Mapped[str | None] = mapped_column(sa.String(8))  # Attention: "open" 要対応, "done" 対応済み
+    attention_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    spam_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
     customer = relationship("Customer", back_populates="line_friend", lazy="raise")
     last_read_by = relationship("Staff", foreign_keys=[last_read_by_id], lazy="select")
 
@@ -49,23 +57,31 @@ class LineFriend(ShopOwnedMixin, TimestampMixin, db.Model):
         sa.UniqueConstraint("shop_id", "line_user_id", name="uq_line_friends_shop_user"),
         sa.Index("ix_line_friends_shop_unread", "shop_id", "unread_since"),
         sa.Index("ix_line_friends_shop_last_message", "shop_id", "last_message_at"),
+        sa.Index("ix_line_friends_shop_attention", "shop_id", "attention", "last_message_at"),
+        sa.Index("ix_line_friends_shop_assignee", "shop_id", "assignee_id", "last_message_at"),
     )
 
     @property
-    def unread(self):
+    def unread(self) -> bool:
         return self.unread_since is not None
 
     @property
-    def blocked(self):
+    def blocked(self) -> bool:
         return not self.followed
 
-    def __repr__(self):
+    @property
+    def spam(self) -> bool:
+        return self.spam_at is not None
+
+    def __repr__(self) -> str:
         return f"<LineFriend {self.id} {self.line_user_id} customer={self.customer_id}>"
 
 
 class Direction(enum.StrEnum):
     INCOMING = "in"
     OUTGOING = "out"
+    # ノート: an internal note of staff, inline in the conversation, never sent to LINE.
+    NOTE = "note"
 
 
 class SendStatus(enum.StrEnum):
@@ -99,7 +115,7 @@ class LineMessage(ShopOwnedMixin, TimestampMixin, db.Model):
     direction: Mapped[Direction] = mapped_column(str_enum(Direction), nullable=False)
     message_type: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # text, image, sticker, ...
     text: Mapped[str | None] = mapped_column(sa.Text)
-    payload: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)
     # When it was said: the event timestamp for incoming, the send time for outgoing.
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -144,7 +160,7 @@ class LineMessage(ShopOwnedMixin, TimestampMixin, db.Model):
     )
 
     @property
-    def hidden(self):
+    def hidden(self) -> bool:
         return self.unsent_at is not None
 
 

@@ -3,22 +3,26 @@ opens it or replies, 後で通知 sets it again.
 
 Services flush; the request commits.
 """
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from crm import signals
 from crm.conversations.models import Direction, LineFriend, LineMessage, LineRead
 from crm.database import utcnow
 from crm.extensions import db
+from crm.staff.models import Staff
 
 
-def record_incoming(friend, message):
+def record_incoming(friend: LineFriend, message: LineMessage) -> None:
     """A customer's message makes the conversation unread (from its oldest unread message)."""
-    if friend.unread_since is None or message.sent_at < friend.unread_since:
-        friend.unread_since = message.sent_at
+    when = message.sent_at or utcnow()
+    if friend.unread_since is None or when < friend.unread_since:
+        friend.unread_since = when
     friend.unread_count += 1
 
 
-def mark_read(friend, staff):
+def mark_read(friend: LineFriend, staff: Staff | None) -> bool:
     """Someone opened the LINE tab (or replied): read, and who read it is recorded."""
     if friend.unread_since is None:
         return False
@@ -36,7 +40,7 @@ def mark_read(friend, staff):
     return True
 
 
-def notify_later(friend, staff, remind_at=None):
+def notify_later(friend: LineFriend, staff: Staff | None, remind_at: datetime | None = None) -> None:
     """後で通知: back to unread, so the yellow bar and the digests keep showing it until someone answers."""
     now = utcnow()
     if friend.unread_since is None:

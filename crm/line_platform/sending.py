@@ -27,6 +27,7 @@ from crm.extensions import db
 from crm.jobs import enqueue, enqueue_after_commit, take_pending
 from crm.line_platform import calls, claims
 from crm.line_platform.claims import EventReply  # noqa: F401  (queue_messages' reply=, for callers)
+from crm.line_platform.outgoing import StoredImage, image_message, sticker_message
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,18 @@ def queue_text(friend, text, sender=None, **origin):
     return queue_messages(friend, [{"type": "text", "text": text}], sender=sender, **origin)
 
 
+def queue_image(friend, image: StoredImage, sender=None) -> LineMessage:
+    """Queue one stored image (original and preview); LINE gets signed URLs when it is sent."""
+    row = queue_messages(friend, [image_message(image)], sender=sender)
+    row.media_path, row.media_content_type, row.media_status = image.key, image.content_type, "stored"
+    return row
+
+
+def queue_sticker(friend, package_id: str, sticker_id: str, sender=None) -> LineMessage:
+    """Queue one sticker (the caller checked it is one LINE lets bots send)."""
+    return queue_messages(friend, [sticker_message(package_id, sticker_id)], sender=sender)
+
+
 def deliver(message_id, stale_after=claims.LEGACY_STALE_AFTER):
     """Job: hand one outgoing message to LINE (reply if possible, else push with its retry key).
 
@@ -131,12 +144,12 @@ def resend(message: LineMessage) -> LineMessage:
 
     A guarded status change, so two clicks (or two staff) resend it once.
     """
-    changed = db.session.execute(
+    changed = db.session.execute(  # an UPDATE's result is a CursorResult, which has rowcount
         sa.update(LineMessage)
         .where(LineMessage.id == message.id, LineMessage.status == SendStatus.UNCONFIRMED)
         .values(status=SendStatus.QUEUED, updated_at=utcnow(), failure_reason=None)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     if not changed:
         raise NotResendable(_("このメッセージは再送できません。"))
     db.session.refresh(message)
@@ -178,7 +191,7 @@ def deliver_many(message_ids, stale_after=claims.LEGACY_STALE_AFTER):
     rows = {row.id: row for row in db.session.scalars(
         sa.select(LineMessage).where(LineMessage.id.in_([p.message_id for p in plans]))
         .execution_options(populate_existing=True))}
-    return [claims.record(plan, outcome, rows[plan.message_id]) for plan, outcome in zip(plans, outcomes)]
+    return [claims.record(plan, outcome, rows[plan.message_id]) for plan, outcome in zip(plans, outcomes, strict=False)]
 
 
 def sweep_outgoing(stale_after=claims.LEGACY_STALE_AFTER):

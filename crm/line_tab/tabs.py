@@ -3,10 +3,12 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from flask import request
 from flask_login import current_user
 
 from crm.conversations import paging, read_state
 from crm.conversations.models import LineFriend
+from crm.conversations.search import latest_message_id, window_around
 from crm.customers import tabs
 from crm.customers.models import Customer
 from crm.shops.plans import require_line_tab
@@ -17,8 +19,11 @@ def _conversation(customer: Customer, context: dict[str, Any]) -> dict[str, Any]
     friend = context["friend"]
     if context.get("mark_read", True):
         read_state.mark_read(friend, current_user)  # opening the tab reads the conversation
-    page = paging.page(friend)
-    return dict(messages=page.messages, page=page, poll_after=paging.latest_id(page.messages),
+    at = request.args.get("at", type=int)
+    window = window_around(friend, at) if at else None  # a search hit: the page around it
+    page = window or paging.page(friend)
+    poll_after = latest_message_id(friend) if window else paging.latest_id(page.messages)
+    return dict(messages=page.messages, page=page, poll_after=poll_after, focus_id=window and window.focus_id,
                 poll_since=datetime.now(timezone.utc).isoformat(),
                 client_key=context.get("client_key") or uuid.uuid4().hex)
 

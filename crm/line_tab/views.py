@@ -12,14 +12,21 @@ from crm import jobs
 from crm.conversations import inbox as shop_inbox
 from crm.conversations import paging, read_state
 from crm.conversations.friends import friend_of
+from crm.conversations.inbox_filters import FILTERS, InboxFilter
 from crm.conversations.models import LineFriend, LineMessage
 from crm.customers.models import Customer
+from crm.customers.tags import shop_tags, tags_for_customers
 from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
-from crm.line_platform.sending import NotResendable, SendRefused, queue_text, resend
+from crm.line_platform.outgoing import ImageRefused, store_image
+from crm.line_platform.sending import NotResendable, SendRefused, queue_image, queue_text, resend
 from crm.line_tab import blueprint, export
+from crm.line_tab.nav import line_unread, only_mine
+from crm.line_tab.saved_replies import refuse_to_send
+from crm.line_tab.state_views import line_assignable_staff
 from crm.line_tab.tabs import line_tab_context
 from crm.line_tab.times import ScheduleError, local_to_utc
+from crm.line_tab.uploads import uploaded_image
 
 
 def _linked(customer_id):
@@ -70,7 +77,7 @@ def poll(customer_id):
 
 @blueprint.post("/customers/<int:customer_id>/line/messages")
 def send(customer_id):
-    """Send a text message now; the composition's client key makes a repeat harmless."""
+    """Send the composer now: its text, or its image (and text); the client key makes a repeat harmless."""
     customer, friend = _linked(customer_id)
     if not current_user.may_send_line_directly:
         abort(403)
@@ -82,11 +89,22 @@ def send(customer_id):
         return _after_send(customer, friend)  # already sent: a double click, a retry or a second tab
     try:
         with jobs.savepoint():
-            message = queue_text(friend, text, sender=current_user)
-            message.client_key = client_key
+            refuse_to_send(friend, text)  # ブロック中, or a 定型文 placeholder with no value
+            image = uploaded_image()
+            if image is not None:  # the image first, then its text (if any) as a second message
+                message = queue_image(friend, store_image(friend.shop_id, image), sender=current_user)
+                message.client_key = client_key
+                if text.strip():
+                    queue_text(friend, text, sender=current_user).client_key = f"{client_key}:text" if client_key else None
+            else:
+                message = queue_text(friend, text, sender=current_user)
+                message.client_key = client_key
             read_state.mark_read(friend, current_user)  # a reply answers what was waiting
             db.session.flush()  # the client key's unique index speaks here, inside the savepoint
-    except SendRefused as exc:  # shown in the composer, the text kept
+    except ImageRefused as exc:  # shown in the composer, the text kept; the browser drops the bad file
+        return _tabs(customer, friend, status=422, composer_text=text, composer_error=exc.message,
+                     client_key=client_key, image_refused=True)
+    except SendRefused as exc:  # shown in the composer, the text kept (and the chosen image, by line_tab.js)
         return _tabs(customer, friend, status=422, composer_text=text, composer_error=str(exc), client_key=client_key)
     except IntegrityError:  # the same client key at the same moment: the other request sends it
         pass
@@ -140,14 +158,18 @@ def notify_later(customer_id):
 @blueprint.get("/line/inbox")
 def inbox():
     """Customers with LINE conversations, most recent first, unread marked."""
-    rows = shop_inbox.inbox(current_user.shop_id)
-    return render_template("line_tab/inbox.html", rows=rows)
+    shop_id = current_user.shop_id
+    chosen = InboxFilter.from_args(request.args)
+    rows = shop_inbox.inbox(shop_id, where=chosen.clauses(shop_id, current_user.id))
+    tags = tags_for_customers(shop_id, [customer.id for _friend, customer, _last in rows if customer])
+    return render_template("line_tab/inbox.html", rows=rows, tags=tags, chosen=chosen, filters=FILTERS,
+                           shop_tags=shop_tags(shop_id), staff_names={s.id: s.name for s in line_assignable_staff()})
 
 
 @blueprint.get("/line/unread")
 def unread():
     """The unread conversations, oldest first (where the yellow bar leads)."""
-    rows = shop_inbox.unread_conversations(current_user.shop_id)
+    rows = shop_inbox.unread_conversations(current_user.shop_id, assignee_id=only_mine(current_user))
     return render_template("line_tab/unread.html", rows=rows)
 
 
@@ -155,8 +177,7 @@ def unread():
 def unread_bar():
     """The yellow bar alone, for polling from every page."""
     viewing = request.args.get("viewing", type=int)  # the conversation on screen: being read, not announced
-    response = make_response(render_template(
-        "line_tab/_yellow_bar.html", unread=shop_inbox.unread_summary(current_user.shop_id, except_friend_id=viewing)))
+    response = make_response(render_template("line_tab/_yellow_bar.html", unread=line_unread(viewing)))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -1,7 +1,7 @@
 """autoreply: settings, own hours and 休業日, keyword rules, fires (once per event), booking reminders
 
 Revision ID: e7a1c4d2b9f3
-Revises: c4e1a9d2b7f3
+Revises: e13b0c0a1f20
 Create Date: 2026-11-23 10:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'e7a1c4d2b9f3'
-down_revision = 'c4e1a9d2b7f3'
+down_revision = 'e13b0c0a1f20'
 branch_labels = None
 depends_on = None
 

@@ -39,7 +39,9 @@
     var sends = mode === "alt_enter" ? event.altKey : !(event.shiftKey || event.altKey || event.ctrlKey || event.metaKey);
     if (!sends) return;
     event.preventDefault();
-    if (!textarea.value.trim() || !textarea.form.querySelector("[data-send]")) return;
+    var image = textarea.form.querySelector("[data-image-input]");
+    var hasImage = image && image.files && image.files.length;
+    if ((!textarea.value.trim() && !hasImage) || !textarea.form.querySelector("[data-send]")) return;
     textarea.form.requestSubmit(textarea.form.querySelector("[data-send]"));
   });
 
