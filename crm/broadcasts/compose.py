@@ -1,4 +1,7 @@
-"""What a broadcast says: text with 定型文 placeholders, and an optional LINE coupon.
+"""What a broadcast says: an optional image, text with 定型文 placeholders, and an optional LINE coupon.
+
+The image is the same for everyone (placeholders are in the text only); it is
+kept as storage keys, and its signed URLs are made when a batch is sent.
 
 Placeholders as 定型文 has them: {お客様名}, {店舗名}, {次回予約}.  {店舗名} is
 the same for every recipient, so a broadcast using only that one still goes
@@ -21,6 +24,7 @@ from crm.bookings.models import Booking, BookingStatus
 from crm.customers.models import Customer
 from crm.errors import UserError
 from crm.extensions import db
+from crm.line_platform.outgoing import StoredImage, image_message
 from crm.line_platform.sending import utf16_units
 from crm.shops.models import Shop
 
@@ -40,10 +44,10 @@ def is_personal(text: str) -> bool:
     return any(p in (text or "") for p in PERSONAL)
 
 
-def check_text(text: str, coupon: dict | None) -> None:
+def check_text(text: str, coupon: dict | None, image: StoredImage | None = None) -> None:
     """Refuse an empty broadcast and text over LINE's limit (placeholders counted as written)."""
-    if not (text or "").strip() and not coupon:
-        raise ComposeError(_("メッセージを入力するか、クーポンを付けてください。"), field="text")
+    if not (text or "").strip() and not coupon and image is None:
+        raise ComposeError(_("メッセージを入力するか、画像かクーポンを付けてください。"), field="text")
     if utf16_units(text or "") > MAX_TEXT:
         raise ComposeError(_("メッセージが長すぎます（%(units)d / %(limit)d 文字）。",
                              units=utf16_units(text), limit=MAX_TEXT), field="text")
@@ -114,9 +118,10 @@ def render(text: str, shop_name: str, person: Person | None) -> str:
     return out
 
 
-def messages_for(text: str, shop_name: str, person: Person | None, coupon_id: str | None) -> list[dict]:
-    """The LINE message objects one recipient gets."""
-    messages = []
+def messages_for(text: str, shop_name: str, person: Person | None, coupon_id: str | None,
+                 image: StoredImage | None = None) -> list[dict]:
+    """The LINE message objects one recipient gets (an image as storage keys: outgoing.to_line signs them)."""
+    messages = [image_message(image)] if image is not None else []
     rendered = render(text, shop_name, person)
     if rendered.strip():
         messages.append({"type": "text", "text": rendered})

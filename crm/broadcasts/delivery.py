@@ -32,6 +32,7 @@ from crm.broadcasts.models import (
 from crm.conversations.models import Direction, LineMessage, Origin, SendStatus
 from crm.database import skip_locked, utcnow
 from crm.extensions import db
+from crm.line_platform.outgoing import stored_image_of, to_line
 from crm.shops.models import LineChannel, Shop
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class _Plan:
     messages: list  # the multicast's (the same for everyone)
     recipients: list
     lease_until: datetime
+    image_type: str | None = None  # the attached image's content type, for the history rows
 
 
 def _claim(batch_id: int) -> _Plan | None:
@@ -91,31 +93,32 @@ def _claim(batch_id: int) -> _Plan | None:
                                         BroadcastRecipient.retry_key).where(in_range)
                               .order_by(BroadcastRecipient.id)).all()
     recipients = [_Recipient(*row) for row in rows]
-    messages = compose.messages_for(broadcast.text, shop.name, None, broadcast.coupon_id)
+    image = broadcast.image
+    messages = compose.messages_for(broadcast.text, shop.name, None, broadcast.coupon_id, image)
     if broadcast.mode == "push":
         people = compose.people([r.customer_id for r in recipients if r.customer_id], shop, now)
         nobody = compose.Person("", "")
         for r in recipients:
             r.messages = compose.messages_for(broadcast.text, shop.name, people.get(r.customer_id, nobody),
-                                              broadcast.coupon_id)
+                                              broadcast.coupon_id, image)
     batch.status, batch.attempts, batch.updated_at = BatchStatus.SENDING, batch.attempts + 1, now
     batch.claimed_until = now + timedelta(seconds=lease_seconds())
     return _Plan(batch.id, broadcast.id, batch.shop_id, broadcast.mode, channel.channel_access_token,
-                 batch.retry_key, messages, recipients, batch.claimed_until)
+                 batch.retry_key, messages, recipients, batch.claimed_until, broadcast.image_content_type)
 
 
 def _multicast(app, plan: _Plan):
     with app.app_context():  # the SDK client reads the app's timeout; reasons are translated
         apis = thread_apis(app, plan.token)
         request = MulticastRequest.from_dict({"to": [r.line_user_id for r in plan.recipients],
-                                              "messages": plan.messages})
+                                              "messages": to_line(plan.messages)})
         return call(lambda: apis.messaging.multicast_with_http_info(request, x_line_retry_key=plan.retry_key))
 
 
 def _push(app, plan: _Plan, recipient: _Recipient, pacer: Pacer):
     with app.app_context():
         apis = thread_apis(app, plan.token)
-        request = PushMessageRequest.from_dict({"to": recipient.line_user_id, "messages": recipient.messages})
+        request = PushMessageRequest.from_dict({"to": recipient.line_user_id, "messages": to_line(recipient.messages)})
 
         def send():
             pacer.wait()
@@ -161,12 +164,15 @@ def _history(plan: _Plan, sent: list, now: datetime) -> None:
             continue
         messages = r.messages or plan.messages
         first = messages[0]
+        text = next((m["text"] for m in messages if m["type"] == "text"), None)
+        image = stored_image_of(first)  # kept as keys; shown in the LINE tab like a sent image
         rows.append({
             "shop_id": plan.shop_id, "friend_id": r.friend_id, "direction": Direction.OUTGOING,
-            "message_type": first["type"], "text": first.get("text") or _("クーポン"),
+            "message_type": first["type"], "text": text or (None if image else _("クーポン")),
             "payload": {"messages": messages}, "sent_at": now, "status": SendStatus.SENT, "via": "push" if plan.mode == "push" else "multi",
             "attempts": 1, "origin": Origin.BROADCAST.value, "origin_id": plan.broadcast_id,
-            "created_at": now, "updated_at": now,
+            "media_path": image.key if image else None, "media_content_type": plan.image_type if image else None,
+            "media_status": "stored" if image else None, "created_at": now, "updated_at": now,
         })
     if rows:
         db.session.execute(sa.insert(LineMessage), rows)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.database import TimestampMixin, UTCDateTime, str_enum
 from crm.extensions import db
+from crm.line_platform.outgoing import ImageAttachmentMixin
 from crm.shops.models import ShopOwnedMixin
 
 
@@ -55,8 +56,8 @@ EDITABLE = (BroadcastStatus.DRAFT, BroadcastStatus.RETURNED, BroadcastStatus.PEN
 RUNNING = (BroadcastStatus.QUEUED, BroadcastStatus.SENDING)
 
 
-class Broadcast(ShopOwnedMixin, TimestampMixin, db.Model):
-    """One 一斉配信: who (a segment definition, copied), what (text, coupon), when, and its results."""
+class Broadcast(ShopOwnedMixin, TimestampMixin, ImageAttachmentMixin, db.Model):
+    """One 一斉配信: who (a segment definition, copied), what (text, image, coupon), when, and its results."""
 
     __tablename__ = "broadcasts"
 

@@ -26,6 +26,8 @@ from crm.broadcasts.models import (
 from crm.database import utcnow
 from crm.errors import UserError
 from crm.extensions import db
+from crm.line_platform.outgoing import StoredImage
+from crm.line_platform.uploads import KEEP
 from crm.shops.models import Shop
 from crm.staff.models import Staff
 
@@ -67,10 +69,14 @@ def saved_segments(shop_id: int) -> list[Segment]:
 
 # -- writing --------------------------------------------------------------------------
 def save(shop: Shop, author: Staff, broadcast: Broadcast | None, title: str, definition: dict, text: str,
-         coupon: dict | None) -> Broadcast:
-    """Create or update an editable broadcast (下書き) from the composer."""
+         coupon: dict | None, image: object = KEEP) -> Broadcast:
+    """Create or update an editable broadcast (下書き) from the composer.
+
+    ``image``: a StoredImage to attach, None to remove it, KEEP to leave it as it is.
+    """
     definition = segments.clean(definition, shop.id)
-    compose.check_text(text, coupon)
+    kept = (broadcast.image if broadcast is not None else None) if image is KEEP else image
+    compose.check_text(text, coupon, kept if isinstance(kept, StoredImage) else None)
     if broadcast is None:
         broadcast = Broadcast(shop_id=shop.id, author_id=author.id, status=BroadcastStatus.DRAFT)
         db.session.add(broadcast)
@@ -78,6 +84,8 @@ def save(shop: Shop, author: Staff, broadcast: Broadcast | None, title: str, def
         raise NotEditable()
     broadcast.title = (title or "").strip()[:100] or _("一斉配信")
     broadcast.segment_definition, broadcast.text, broadcast.coupon = definition, text or "", coupon
+    if image is not KEEP:
+        broadcast.attach_image(image if isinstance(image, StoredImage) else None)
     db.session.flush()
     return broadcast
 

@@ -18,6 +18,8 @@ from crm.customers.tags import shop_tags
 from crm.database import get_for_shop_or_404, utcnow
 from crm.errors import UserError, answer_with
 from crm.extensions import db
+from crm.line_platform import uploads
+from crm.line_platform.outgoing import MAX_IMAGE_BYTES, preview_response
 from crm.staff.decorators import owner_required
 
 
@@ -83,8 +85,9 @@ def compose_view(broadcast_id=None):
     answer_with(lambda error: _compose_page(broadcast, request.form, error, error.status))
     shop = current_user.shop
     coupon = compose.clean_coupon(request.form, shop.timezone)
+    image = uploads.image_choice(shop.id)  # a bad image: refused beside its field, every other field kept
     broadcast = services.save(shop, current_user, broadcast, request.form.get("title", ""),
-                              forms.definition_from(request.form), request.form.get("text", ""), coupon)
+                              forms.definition_from(request.form), request.form.get("text", ""), coupon, image)
     if request.form.get("action") == "submit":
         services.submit(broadcast, shop, current_user, forms.scheduled_at_from(request.form, shop.timezone))
         flash(_("承認を依頼しました。") if broadcast.status == BroadcastStatus.PENDING else
@@ -93,6 +96,20 @@ def compose_view(broadcast_id=None):
     else:
         flash(_("下書きを保存しました。"), "success")
     return redirect(url_for("broadcasts.show", broadcast_id=broadcast.id))
+
+
+@blueprint.url_value_preprocessor
+def _room_for_an_image(endpoint, values):
+    # Before CSRFProtect reads the form: the composer may carry a 10 MB image.
+    if endpoint == "broadcasts.compose_view" and request.method == "POST":
+        request.max_content_length = MAX_IMAGE_BYTES + 256 * 1024
+
+
+@blueprint.get("/<int:broadcast_id>/image")
+@login_required
+def image(broadcast_id):
+    """The preview of a broadcast's image, for the composer and the broadcast's page."""
+    return preview_response(get_for_shop_or_404(Broadcast, broadcast_id), current_user.shop_id)
 
 
 @blueprint.route("/editor", methods=["GET", "POST"])

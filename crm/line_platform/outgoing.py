@@ -11,12 +11,15 @@ import io
 import uuid
 from dataclasses import dataclass
 
-from flask import current_app
+import sqlalchemy as sa
+from flask import abort, current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.errors import UserError
-from crm.storage import check_key, get_storage, media_key
+from crm.storage import InvalidKey, check_key, get_storage, media_key
+from crm.storage.serving import send_media
 from crm.urls import external_url
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # LINE: originalContentUrl at most 10 MB
@@ -37,6 +40,51 @@ class StoredImage:
     preview_key: str
     content_type: str
     size: int
+
+
+class ImageAttachmentMixin:
+    """An image a row will send later (a draft, a broadcast): the storage keys of its original and preview."""
+
+    image_key: Mapped[str | None] = mapped_column(sa.String(255))
+    image_preview_key: Mapped[str | None] = mapped_column(sa.String(255))
+    image_content_type: Mapped[str | None] = mapped_column(sa.String(100))
+
+    @property
+    def image(self) -> StoredImage | None:
+        """The attached image, or None."""
+        if not self.image_key or not self.image_preview_key:
+            return None
+        return StoredImage(self.image_key, self.image_preview_key, self.image_content_type or "image/jpeg", 0)
+
+    def attach_image(self, image: StoredImage | None) -> None:
+        """Attach an image (None: remove it); the stored files stay, as sent messages may name them."""
+        self.image_key = image.key if image else None
+        self.image_preview_key = image.preview_key if image else None
+        self.image_content_type = image.content_type if image else None
+
+
+def preview_response(item: ImageAttachmentMixin, shop_id: int):
+    """The attached image's preview JPEG for staff pages (the caller found `item` in the signed-in shop); 404 if none."""
+    if item.image_preview_key is None:
+        abort(404)
+    try:
+        key = check_key(item.image_preview_key, shop_id)
+    except InvalidKey:
+        abort(404)
+    return send_media(get_storage(), key, "image/jpeg")
+
+
+def image_values(image: StoredImage | None) -> dict:
+    """ImageAttachmentMixin's columns for a guarded UPDATE."""
+    return {"image_key": image.key if image else None, "image_preview_key": image.preview_key if image else None,
+            "image_content_type": image.content_type if image else None}
+
+
+def stored_image_of(message: dict) -> StoredImage | None:
+    """The StoredImage a payload entry names (an image message kept as keys), or None."""
+    if message.get("type") != "image" or "mediaKey" not in message:
+        return None
+    return StoredImage(message["mediaKey"], message["previewKey"], "", 0)
 
 
 def _pillow():

@@ -16,7 +16,7 @@ from crm.line_platform.sending import queue_sticker
 from crm.line_tab import blueprint, stickers
 from crm.line_tab.views import _after_send, _linked, _tabs
 
-UPLOAD_ENDPOINTS = {"line_tab.send", "line_tab.save_draft", "line_tab.schedule"}
+UPLOAD_ENDPOINTS = {"line_tab.send", "line_tab.save_draft", "line_tab.schedule", "line_tab.update_draft"}
 
 
 @blueprint.url_value_preprocessor

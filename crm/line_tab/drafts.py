@@ -5,6 +5,10 @@ back; at most one open draft per customer and author (``open_slot`` is 1 while
 open and NULL after, under a unique constraint).  Every change goes through one
 guarded UPDATE on ``version``: a save made from a stale copy changes nothing
 and raises DraftConflict, so two people never silently overwrite each other.
+
+A draft may carry one image (the storage keys of its original and preview, as
+store_image kept them): approval sends the image first and the text, if any, as
+a second message, exactly as the composer's 送信 does.
 """
 
 import sqlalchemy as sa
@@ -15,9 +19,11 @@ from crm.conversations.models import LineFriend
 from crm.database import utcnow
 from crm.errors import UserError
 from crm.extensions import db
-from crm.line_platform.sending import queue_text, validate_text
+from crm.line_platform.outgoing import StoredImage, image_values
+from crm.line_platform.sending import queue_image, queue_text, validate_text
+from crm.line_platform.uploads import KEEP
 from crm.line_tab.models import OPEN_STATUSES, DraftStatus, LineDraft
-from crm.line_tab.scheduling import cancel_scheduled, schedule_text
+from crm.line_tab.scheduling import cancel_scheduled, image_of, schedule_text
 
 MAX_COMMENT_LENGTH = 1000
 
@@ -125,24 +131,26 @@ def _guarded_update(draft, expected_version, **values):
     return draft
 
 
-def save_draft(friend, author, text, expected_version=0, request_approval=False):
+def save_draft(friend, author, text, expected_version=0, request_approval=False, image=KEEP):
     """Save the author's draft for this friend from the composer.
 
     ``expected_version`` is the version of the author's open draft the page
     showed (0: none).  A new draft is created only when none exists; a draft
-    created or changed elsewhere in between raises DraftConflict.
+    created or changed elsewhere in between raises DraftConflict.  ``image``:
+    a StoredImage to attach, None to remove it, KEEP to leave it.
     """
-    text = _clean_text(text, allow_empty=not request_approval)
     try:
         expected_version = int(expected_version or 0)
     except (TypeError, ValueError):
         expected_version = -1
     existing = open_draft(friend, author.id)
     if existing is None:
+        text = _clean_text(text, allow_empty=not request_approval or isinstance(image, StoredImage))
         if expected_version != 0:
             raise DraftConflict()  # the draft the page showed was approved or deleted meanwhile
         draft = LineDraft(shop_id=friend.shop_id, friend_id=friend.id, author_id=author.id, text=text,
                           version=1, status=DraftStatus.DRAFT, open_slot=1, updated_by_id=author.id)
+        draft.attach_image(image if isinstance(image, StoredImage) else None)
         try:
             with db.session.begin_nested():
                 db.session.add(draft)
@@ -151,15 +159,21 @@ def save_draft(friend, author, text, expected_version=0, request_approval=False)
         if request_approval:
             return submit_for_approval(draft, author, draft.version)
         return draft
-    return update_draft(existing, author, text, expected_version, request_approval=request_approval)
+    return update_draft(existing, author, text, expected_version, request_approval=request_approval, image=image)
 
 
-def update_draft(draft, editor, text, expected_version, request_approval=False):
-    """Edit an open draft (its author or the owner), optionally asking for approval at once."""
+def update_draft(draft, editor, text, expected_version, request_approval=False, image=KEEP):
+    """Edit an open draft (its author or the owner), optionally asking for approval at once.
+
+    ``image``: a StoredImage to attach (replacing any), None to remove it, KEEP to leave it.
+    """
     if not may_edit(draft, editor):
         raise DraftError(_("この下書きは編集できません。"))
-    text = _clean_text(text, allow_empty=not request_approval)
+    kept = draft.image if image is KEEP else image
+    text = _clean_text(text, allow_empty=not request_approval or kept is not None)
     values = dict(text=text, updated_by_id=editor.id)
+    if image is not KEEP:
+        values.update(image_values(image))
     if request_approval:
         values.update(status=DraftStatus.PENDING, requested_at=utcnow())
     return _guarded_update(draft, expected_version, **values)
@@ -169,7 +183,7 @@ def submit_for_approval(draft, editor, expected_version, text=None):
     """承認を依頼: the draft goes to the owner's 承認待ち list."""
     if not may_edit(draft, editor):
         raise DraftError(_("この下書きは編集できません。"))
-    text = _clean_text(draft.text if text is None else text)
+    text = _clean_text(draft.text if text is None else text, allow_empty=draft.image is not None)
     return _guarded_update(draft, expected_version, text=text, status=DraftStatus.PENDING,
                            requested_at=utcnow(), updated_by_id=editor.id)
 
@@ -224,7 +238,8 @@ def approve(draft, reviewer, expected_version, text=None, scheduled_at=None):
         raise DraftError(_("承認できるのはオーナーだけです。"))
     if draft.status not in OPEN_STATUSES:
         raise DraftConflict()
-    text = _clean_text(draft.text if text is None else text)
+    image = draft.image
+    text = _clean_text(draft.text if text is None else text, allow_empty=image is not None)
     friend = db.session.get(LineFriend, draft.friend_id)
     author_id = draft.author_id
     approved_by_id = None if own else reviewer.id  # sending one's own draft needs no approval
@@ -233,12 +248,16 @@ def approve(draft, reviewer, expected_version, text=None, scheduled_at=None):
     client_key = f"draft-{draft.id}"
     if scheduled_at is not None:
         message = schedule_text(friend, text, sender_id=author_id, scheduled_at=scheduled_at,
-                                approved_by_id=approved_by_id, client_key=client_key)
+                                approved_by_id=approved_by_id, client_key=client_key, image=image)
     else:
-        message = queue_text(friend, text)
+        # As the composer sends them: the image first, then its text (if any) as a second message.
+        message = queue_image(friend, image) if image is not None else queue_text(friend, text)
         message.sender_id = author_id
         message.approved_by_id = approved_by_id
         message.client_key = client_key
+        if image is not None and text.strip():
+            second = queue_text(friend, text)
+            second.sender_id, second.approved_by_id, second.client_key = author_id, approved_by_id, f"{client_key}:text"
         db.session.flush()
     draft.message_id = message.id
     db.session.flush()
@@ -253,7 +272,8 @@ def return_to_approval(message, editor, text):
     pending, with the editor as its author: the owner approves the new text,
     and the message that follows shows who wrote it.
     """
-    text = _clean_text(text)
+    image = image_of(message)
+    text = _clean_text(text, allow_empty=image is not None)
     cancel_scheduled(message)
     draft = db.session.scalars(sa.select(LineDraft).where(LineDraft.message_id == message.id)).first()
     if draft is None:  # approved before drafts kept their message: start the request afresh
@@ -262,6 +282,8 @@ def return_to_approval(message, editor, text):
     draft.author_id = editor.id
     draft.updated_by_id = editor.id
     draft.text = text
+    draft.image_key, draft.image_preview_key = (image.key, image.preview_key) if image else (None, None)
+    draft.image_content_type = message.media_content_type if image else None
     draft.status = DraftStatus.PENDING
     draft.open_slot = 1
     draft.requested_at = utcnow()

@@ -8,7 +8,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from crm.line_tab import blueprint, composer, drafts, times, uploads
+from crm.line_platform import uploads
+from crm.line_platform.outgoing import preview_response
+from crm.line_tab import blueprint, composer, drafts, times
 
 
 @blueprint.post("/customers/<int:customer_id>/line/drafts")
@@ -18,8 +20,9 @@ def save_draft(customer_id):
     text = request.form.get("text", "")
     ask = request.form.get("action") == "request"
     composer.on_error(customer, friend, composer_text=text)
-    uploads.refuse_image_here()
-    drafts.save_draft(friend, current_user, text, request.form.get("draft_version", 0), request_approval=ask)
+    image = uploads.stored_upload(friend.shop_id)  # a bad image: refused beside the composer, the text kept
+    drafts.save_draft(friend, current_user, text, request.form.get("draft_version", 0), request_approval=ask,
+                      image=uploads.KEEP if image is None else image)
     notice = _("承認を依頼しました。") if ask else _("下書きを保存しました。")
     return composer.done(customer, friend, notice, composer_text="")
 
@@ -41,8 +44,15 @@ def update_draft(draft_id):
     if not drafts.may_edit(draft, current_user):
         abort(403)
     composer.on_error(customer, friend, draft_error_id=draft_id, draft_text=text)
-    drafts.update_draft(draft, current_user, text, request.form.get("version"), request_approval=ask)
+    drafts.update_draft(draft, current_user, text, request.form.get("version"), request_approval=ask,
+                        image=uploads.image_choice(friend.shop_id))
     return composer.done(customer, friend, _("承認を依頼しました。") if ask else _("下書きを保存しました。"))
+
+
+@blueprint.get("/line/drafts/<int:draft_id>/image")
+def draft_image(draft_id):
+    """The preview of a draft's image, shown in the drafts panel and 承認待ち."""
+    return preview_response(_draft_or_404(draft_id), current_user.shop_id)
 
 
 @blueprint.post("/line/drafts/<int:draft_id>/delete")

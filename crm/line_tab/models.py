@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.database import TimestampMixin, UTCDateTime, str_enum, utcnow
 from crm.extensions import db
+from crm.line_platform.outgoing import ImageAttachmentMixin
 from crm.shops.models import ShopOwnedMixin
 
 
@@ -32,8 +33,8 @@ OPEN_STATUSES = (DraftStatus.DRAFT, DraftStatus.PENDING, DraftStatus.RETURNED)
 
 
 
-class LineDraft(ShopOwnedMixin, TimestampMixin, db.Model):
-    """A message being written to a LINE friend, saved on the server."""
+class LineDraft(ShopOwnedMixin, TimestampMixin, ImageAttachmentMixin, db.Model):
+    """A message being written to a LINE friend, saved on the server (text, and optionally an image sent first)."""
 
     __tablename__ = "line_drafts"
 

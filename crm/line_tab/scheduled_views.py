@@ -15,21 +15,22 @@ from flask_login import current_user
 
 from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.database import get_for_shop_or_404
-from crm.line_tab import blueprint, composer, drafts, lists, scheduling, times, uploads
+from crm.line_platform import uploads
+from crm.line_tab import blueprint, composer, drafts, lists, scheduling, times
 
 
 @blueprint.post("/customers/<int:customer_id>/line/schedule")
 def schedule(customer_id):
-    """送信予約 from the composer: the text is sent at the chosen time in the shop's timezone."""
+    """送信予約 from the composer: the text (and image) is sent at the chosen time in the shop's timezone."""
     customer, friend = composer.linked(customer_id)
     composer.require_direct_sender()
     text = request.form.get("text", "")
     client_key = (request.form.get("client_key") or "")[:64] or None
     composer.on_error(customer, friend, composer_text=text, quiet_confirm_id="new", **composer.keep(client_key), **composer.schedule_echo())
     when = composer.when_from_form()
-    uploads.refuse_image_here()
+    image = uploads.stored_upload(friend.shop_id)  # a bad image: refused beside the composer, the text kept
     message = scheduling.schedule_text(friend, text, sender_id=current_user.id, scheduled_at=when,
-                                       client_key=client_key)
+                                       client_key=client_key, image=image)
     when = times.to_local(message.scheduled_at, current_user.shop.timezone).strftime("%Y/%m/%d %H:%M")
     return composer.done(customer, friend, _("%(when)s に送信予約しました。", when=when), composer_text="")
 

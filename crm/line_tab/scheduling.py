@@ -33,6 +33,7 @@ from crm.extensions import db
 from crm.jobs import run_worker_job
 from crm.line_platform.drain import sweep_unprocessed
 from crm.line_platform.media import sweep_pending_media
+from crm.line_platform.outgoing import StoredImage, image_message, stored_image_of
 from crm.line_platform.sending import (
     deliver_many,
     sweep_outgoing,
@@ -65,9 +66,29 @@ def _by_client_key(shop_id, client_key):
     ).first()
 
 
-def schedule_text(friend, text, sender_id, scheduled_at, approved_by_id=None, client_key=None):
-    """Write a SCHEDULED text message; the same client key twice gives the first row back."""
-    validate_text(text)
+def _messages(text, image):
+    """The payload's messages: the image first (as storage keys, signed when sent), then the text if any."""
+    if image is None or text.strip():
+        validate_text(text)
+    messages = [image_message(image)] if image is not None else []
+    if text.strip() or image is None:
+        messages.append({"type": "text", "text": text})
+    return messages
+
+
+def image_of(message) -> StoredImage | None:
+    """The image a scheduled message carries, or None."""
+    first = ((message.payload or {}).get("messages") or [{}])[0]
+    return stored_image_of(first)
+
+
+def schedule_text(friend, text, sender_id, scheduled_at, approved_by_id=None, client_key=None,
+                  image: StoredImage | None = None):
+    """Write a SCHEDULED message (its text, or its image and text); the same client key twice gives the first row back.
+
+    The image is kept as storage keys: its signed URLs are made when it is sent, as queue_image's are.
+    """
+    messages = _messages(text, image)
     if scheduled_at.tzinfo is None:
         raise ValueError("scheduled_at must be aware")
     if client_key:
@@ -78,9 +99,9 @@ def schedule_text(friend, text, sender_id, scheduled_at, approved_by_id=None, cl
         shop_id=friend.shop_id,
         friend_id=friend.id,
         direction=Direction.OUTGOING,
-        message_type="text",
-        text=text,
-        payload={"messages": [{"type": "text", "text": text}]},
+        message_type="image" if image is not None else "text",
+        text=text if text.strip() or image is None else None,
+        payload={"messages": messages},
         status=SendStatus.SCHEDULED,
         scheduled_at=scheduled_at,
         sent_at=scheduled_at,  # where it shows in the conversation until it is sent
@@ -89,6 +110,8 @@ def schedule_text(friend, text, sender_id, scheduled_at, approved_by_id=None, cl
         retry_key=str(uuid.uuid4()),
         client_key=client_key,
     )
+    if image is not None:  # shown in the conversation (line_platform.media) like a sent image
+        row.media_path, row.media_content_type, row.media_status = image.key, image.content_type, "stored"
     try:
         with db.session.begin_nested():
             db.session.add(row)
@@ -102,12 +125,13 @@ def schedule_text(friend, text, sender_id, scheduled_at, approved_by_id=None, cl
 
 
 def edit_scheduled(message, text, scheduled_at):
-    """Change the text and time of a message until its sending starts (a guarded UPDATE)."""
-    validate_text(text)
+    """Change the text and time of a message until its sending starts (a guarded UPDATE); its image stays."""
+    image = image_of(message)
+    messages = _messages(text, image)
     result = db.session.execute(
         sa.update(LineMessage)
         .where(LineMessage.id == message.id, LineMessage.status.in_(EDITABLE))
-        .values(text=text, payload={"messages": [{"type": "text", "text": text}]},
+        .values(text=text if text.strip() or image is None else None, payload={"messages": messages},
                 scheduled_at=scheduled_at, sent_at=scheduled_at, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )

@@ -20,13 +20,13 @@ from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
 from crm.line_platform.outgoing import ImageRefused, store_image
 from crm.line_platform.sending import NotResendable, SendRefused, queue_image, queue_text, resend
+from crm.line_platform.uploads import uploaded_image
 from crm.line_tab import blueprint, export
 from crm.line_tab.nav import line_unread, only_mine
 from crm.line_tab.saved_replies import refuse_to_send
 from crm.line_tab.state_views import line_assignable_staff
 from crm.line_tab.tabs import line_tab_context
 from crm.line_tab.times import ScheduleError, local_to_utc
-from crm.line_tab.uploads import uploaded_image
 
 
 def _linked(customer_id):

@@ -267,16 +267,3 @@ def test_the_sandbox_phone_fetches_the_signed_image_like_line_and_fails_visibly_
         assert Image.open(io.BytesIO(shown.content)).size == (800, 600)
     broken = requests.get(phone, params={"url": image["previewImageUrl"]}, timeout=10)  # the app is gone
     assert broken.status_code == 502 and "unreachable" in broken.json()["error"]
-
-
-def test_an_image_is_refused_by_draft_and_schedule_rather_than_dropped(app, client, auth, line_shop):
-    customer, *_ = linked(line_shop)
-    auth.login(line_shop.owner)
-    for url in (f"/customers/{customer.id}/line/drafts", f"/customers/{customer.id}/line/schedule"):
-        boundary, body = encode_multipart(MultiDict({
-            "csrf_token": client.csrf_token(), "text": "画像つき", "preset": "tomorrow_9",
-            "image": FileStorage(io.BytesIO(_png()), filename="a.png")}))
-        response = client.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}",
-                               headers={"HX-Request": "true", "HX-Target": "customer-tabs"})
-        assert response.status_code == 422 and "画像は下書き保存・送信予約にはまだ使えません" in response.get_data(as_text=True)
-    assert outgoing() == [] and _stored_files(app) == []
