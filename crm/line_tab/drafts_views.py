@@ -28,7 +28,7 @@ from crm.database import get_for_shop_or_404, utcnow
 from crm.errors import answer_with
 from crm.extensions import db, htmx
 from crm.line_tab import blueprint, drafts, lists, scheduling
-from crm.line_tab.tabs import line_tab_context
+from crm.line_tab.conversation import conversation_of, render_conversation, wants_conversation
 from crm.staff.models import Staff
 
 
@@ -89,32 +89,15 @@ def _ticker(state):
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _linked(customer_id):
-    customer = get_for_shop_or_404(Customer, customer_id)
-    friend = friend_of(customer)
-    if friend is None:
-        abort(404)
-    return customer, friend
-
-
 def _customer_of(friend_id):
-    friend = get_for_shop_or_404(LineFriend, friend_id)
-    customer = db.session.get(Customer, friend.customer_id) if friend.customer_id else None
-    return customer, friend
-
-
-def _wants_tab():
-    return bool(htmx) and htmx.target == "customer-tabs"
+    return conversation_of(friend_id=friend_id)
 
 
 def _tab(customer, friend, status=200, **extra):
-    response = make_response(render_template("customers/_tabs.html",
-                                             **line_tab_context(customer, friend, **extra)), status)
-    response.vary.add("HX-Request")
-    return response
+    return render_conversation(customer, friend, status=status, **extra)
 
 
-def _back(customer, fallback="line_tab.approvals"):
+def _back(customer, friend=None, fallback="line_tab.approvals"):
     """Where a plain (non-HTMX) post goes back to: the page named by `next`, else the customer."""
     target = request.form.get("next")
     if target == "approvals":
@@ -123,14 +106,16 @@ def _back(customer, fallback="line_tab.approvals"):
         return redirect(url_for("line_tab.scheduled"))
     if customer is not None:
         return redirect(url_for("customers.show", customer_id=customer.id, tab="line"))
+    if friend is not None:
+        return redirect(url_for("line_tab.friend", friend_id=friend.id))
     return redirect(url_for(fallback))
 
 
 def _done(customer, friend, notice, **extra):
-    if _wants_tab() and customer is not None:
+    if wants_conversation():
         return _tab(customer, friend, drafts_notice=notice, **extra)
     flash(notice, "success")
-    return _back(customer)
+    return _back(customer, friend)
 
 
 def _on_error(customer, friend, quiet_confirm_id=None, **extra):
@@ -142,10 +127,10 @@ def _on_error(customer, friend, quiet_confirm_id=None, **extra):
     def render(error):
         if isinstance(error, scheduling.QuietHours) and quiet_confirm_id is not None:
             extra["quiet_confirm_id"] = quiet_confirm_id
-        if _wants_tab() and customer is not None:
+        if wants_conversation():
             return _tab(customer, friend, status=error.status, drafts_error=error.message, **extra)
         flash(error.message, "error")
-        return _back(customer)
+        return _back(customer, friend)
 
     answer_with(render)
 
@@ -184,9 +169,10 @@ def _schedule_echo():
 
 # -- drafts ------------------------------------------------------------------------------------
 @blueprint.post("/customers/<int:customer_id>/line/drafts")
-def save_draft(customer_id):
-    """下書き保存 / 承認を依頼 from the composer: the author's draft for this customer."""
-    customer, friend = _linked(customer_id)
+@blueprint.post("/line/friends/<int:friend_id>/drafts")
+def save_draft(customer_id=None, friend_id=None):
+    """下書き保存 / 承認を依頼 from the composer: the author's draft for this friend."""
+    customer, friend = conversation_of(customer_id, friend_id)
     text = request.form.get("text", "")
     ask = request.form.get("action") == "request"
     _on_error(customer, friend, composer_text=text)
@@ -267,9 +253,10 @@ def approvals():
 
 # -- 送信予約 -----------------------------------------------------------------------------------
 @blueprint.post("/customers/<int:customer_id>/line/schedule")
-def schedule(customer_id):
+@blueprint.post("/line/friends/<int:friend_id>/schedule")
+def schedule(customer_id=None, friend_id=None):
     """送信予約 from the composer: the text is sent at the chosen time in the shop's timezone."""
-    customer, friend = _linked(customer_id)
+    customer, friend = conversation_of(customer_id, friend_id)
     _require_direct_sender()
     text = request.form.get("text", "")
     client_key = (request.form.get("client_key") or "")[:64] or None

@@ -1,26 +1,14 @@
-"""The LINE tab of a customer's record: the conversation, for premium shops."""
-import uuid
-from datetime import datetime, timezone
+"""The LINE tab of a customer's record: the friend's conversation (crm/line_tab/conversation.py), for premium shops."""
 from typing import Any
 
-from flask_login import current_user
-
-from crm.conversations import paging, read_state
 from crm.conversations.models import LineFriend
 from crm.customers import tabs
 from crm.customers.models import Customer
-from crm.shops.plans import require_line_tab
+from crm.line_tab.conversation import conversation_fields
 
 
 def _conversation(customer: Customer, context: dict[str, Any]) -> dict[str, Any]:
-    require_line_tab()
-    friend = context["friend"]
-    if context.get("mark_read", True):
-        read_state.mark_read(friend, current_user)  # opening the tab reads the conversation
-    page = paging.page(friend)
-    return dict(messages=page.messages, page=page, poll_after=paging.latest_id(page.messages),
-                poll_since=datetime.now(timezone.utc).isoformat(),
-                client_key=context.get("client_key") or uuid.uuid4().hex)
+    return conversation_fields(context["friend"], context.get("mark_read", True), context.get("client_key"))
 
 
 tabs.register(tabs.CustomerTab(

@@ -90,10 +90,10 @@ def test_history_loads_in_keyset_pages(client, auth, line_shop):
     auth.login(line_shop.owner)
     first = client.get(f"/customers/{customer.id}/line").get_data(as_text=True)
     assert "msg074" in first and "msg045" in first and "msg044" not in first
-    older_url = re.search(r'hx-get="(/customers/\d+/line/older\?before=[^"]+)"', first).group(1).replace("&amp;", "&")
+    older_url = re.search(r'hx-get="(/line/friends/\d+/older\?before=[^"]+)"', first).group(1).replace("&amp;", "&")
     second = client.get(older_url).get_data(as_text=True)
     assert "msg044" in second and "msg015" in second and "msg014" not in second and "msg045" not in second
-    third_url = re.search(r'hx-get="(/customers/\d+/line/older\?before=[^"]+)"', second).group(1).replace("&amp;", "&")
+    third_url = re.search(r'hx-get="(/line/friends/\d+/older\?before=[^"]+)"', second).group(1).replace("&amp;", "&")
     third = client.get(third_url).get_data(as_text=True)
     assert "msg000" in third and "older-sentinel" not in third
 
@@ -122,11 +122,11 @@ def test_poll_appends_new_messages_and_refreshes_changed_ones(client, auth, line
     customer, friend = _linked(line_shop)
     auth.login(line_shop.owner)
     page = client.get(f"/customers/{customer.id}/line").get_data(as_text=True)
-    poll_url = re.search(r'hx-get="(/customers/\d+/line/poll\?[^"]+)"', page).group(1).replace("&amp;", "&")
+    poll_url = re.search(r'hx-get="(/line/friends/\d+/poll\?[^"]+)"', page).group(1).replace("&amp;", "&")
     _incoming(client, line_shop, friend.line_user_id, 1, text="いま着きました")
     response = client.get(poll_url).get_data(as_text=True)
     assert 'hx-swap-oob="beforeend:#conversation"' in response and "いま着きました" in response
-    next_url = re.search(r'hx-get="(/customers/\d+/line/poll\?[^"]+)"', response).group(1).replace("&amp;", "&")
+    next_url = re.search(r'hx-get="(/line/friends/\d+/poll\?[^"]+)"', response).group(1).replace("&amp;", "&")
     assert client.get(next_url).get_data(as_text=True).count("いま着きました") == 0  # only once
     _db.session.refresh(friend)
     assert friend.unread_since is None  # it arrived on an open tab
