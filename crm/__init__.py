@@ -26,10 +26,12 @@ import crm.customers.csv_views  # noqa: F401
 import crm.customers.info_tab  # noqa: F401  (registers the 顧客情報 tab)
 import crm.customers.tag_views  # noqa: F401
 import crm.customers.views  # noqa: F401
+import crm.digests.instant  # noqa: F401
 import crm.digests.views  # noqa: F401
 import crm.line_platform.views  # noqa: F401
 import crm.line_tab.drafts_views  # noqa: F401
 import crm.line_tab.friends_views  # noqa: F401
+import crm.line_tab.inbox_views  # noqa: F401
 import crm.line_tab.nav  # noqa: F401  (template globals of the navigation)
 import crm.line_tab.tabs  # noqa: F401  (registers the LINE tab)
 import crm.line_tab.views  # noqa: F401

@@ -26,3 +26,8 @@ customer_deleted = _signals.signal("customer-deleted")
 
 #: sender: the Shop, after its plan changed; kwargs: was_premium, is_premium.
 plan_changed = _signals.signal("plan-changed")
+
+#: sender: the LineFriend whose 後で通知 time (remind_at) came; kwargs: staff_id (who set it
+#: aside, may be None), remind_at. Sent once per reminder, from the tick; the digests add it
+#: to the staff member's notifications.
+reminder_due = _signals.signal("reminder-due")

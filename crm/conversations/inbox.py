@@ -2,16 +2,21 @@
 import sqlalchemy as sa
 
 from crm.conversations.models import LineFriend, LineMessage
+from crm.conversations.read_state import visible_in_bar
 from crm.customers.models import Customer
+from crm.database import utcnow
 from crm.extensions import db
 
 
 def unread_summary(shop_id):
-    """(conversations, messages, oldest unread time) of the shop, in one query."""
+    """(conversations, messages, oldest unread time) of the shop, in one query.
+
+    What is set aside until a later time (後で通知 with 通知する日時) is not counted until then.
+    """
     row = db.session.execute(
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(LineFriend.unread_count), 0),
                   sa.func.min(LineFriend.unread_since))
-        .where(LineFriend.shop_id == shop_id, LineFriend.unread_since.is_not(None))
+        .where(LineFriend.shop_id == shop_id, LineFriend.unread_since.is_not(None), visible_in_bar(utcnow()))
     ).one()
     return row[0], int(row[1]), row[2]
 
@@ -28,7 +33,7 @@ def unread_conversations(shop_id, limit=50):
 
 
 def inbox(shop_id, limit=100):
-    """Conversations, most recent first, unread marked, with the customer and the last message."""
+    """Conversations by their last message (either direction), newest first, with the customer and that message."""
     last = (
         sa.select(LineMessage.friend_id, sa.func.max(LineMessage.id).label("last_id"))
         .where(LineMessage.shop_id == shop_id)
@@ -44,3 +49,14 @@ def inbox(shop_id, limit=100):
         .order_by(LineFriend.last_message_at.desc().nulls_last(), LineFriend.id.desc())
         .limit(limit)
     ).all()
+
+
+def inbox_stamp(shop_id: int) -> str:
+    """The inbox's live check: the shop's newest message time, one lookup on (shop_id, last_message_at).
+
+    Every message in either direction moves it, so an unchanged stamp means nothing new to show.
+    """
+    newest = db.session.scalar(
+        sa.select(sa.func.max(LineFriend.last_message_at)).where(LineFriend.shop_id == shop_id)
+    )
+    return newest.isoformat() if newest is not None else "0"

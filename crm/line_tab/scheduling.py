@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crm import jobs
 from crm.conversations.models import Direction, LineMessage, SendStatus
+from crm.conversations.read_state import fire_reminders
 from crm.database import skip_locked, utcnow
 from crm.errors import UserError
 from crm.extensions import db
@@ -276,7 +277,8 @@ def tick(now=None, stale_after=timedelta(minutes=5)):
     resent = sweep_outgoing(stale_after=stale_after)
     media = sweep_pending_media()
     released = release_due(now)
-    return {"released": released, "resent": resent, "events": events, "media": media}
+    reminded = fire_reminders(now)  # 後で通知 whose 通知する日時 came
+    return {"released": released, "resent": resent, "events": events, "media": media, "reminded": reminded}
 
 
 def register_cron(scheduler, queue_name=None, interval=60):

@@ -134,13 +134,6 @@ def notify_later(customer_id=None, friend_id=None):
     return redirect(url_for("line_tab.inbox"))
 
 
-@blueprint.get("/line/inbox")
-def inbox():
-    """Customers with LINE conversations, most recent first, unread marked."""
-    rows = shop_inbox.inbox(current_user.shop_id)
-    return render_template("line_tab/inbox.html", rows=rows)
-
-
 @blueprint.get("/line/unread")
 def unread():
     """The unread conversations, oldest first (where the yellow bar leads)."""

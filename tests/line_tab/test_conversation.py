@@ -59,11 +59,13 @@ def test_notify_later_keeps_it_unread_until_a_reply(client, auth, line_shop):
     response = client.post_form(f"/customers/{customer.id}/line/notify-later", {"remind_at": "2030-01-05T09:00"},
                                 headers={"HX-Request": "true", "HX-Target": "customer-tabs"})
     assert response.status_code == 200 and response.headers["HX-Trigger"] == "unread-changed"
-    assert "未読のLINEメッセージが1件" in _bar(client)
+    assert "yellow-bar" not in _bar(client)  # set aside until 2030-01-05 09:00: back in the bar then
     _db.session.refresh(friend)
     assert friend.remind_at == datetime(2030, 1, 5, 0, 0, tzinfo=timezone.utc)  # 09:00 in Tokyo
     listing = client.get("/line/unread").get_data(as_text=True)
     assert "後で通知" in listing and "01/05 09:00" in listing
+    client.post_form(f"/customers/{customer.id}/line/notify-later", {})  # without a time: in the bar now
+    assert "未読のLINEメッセージが1件" in _bar(client)
 
     client.post_form(f"/customers/{customer.id}/line/messages", {"text": "お返事です", "client_key": "k1"})
     assert "yellow-bar" not in _bar(client)
