@@ -67,8 +67,10 @@ def _starts_conversation(friend: LineFriend, message: LineMessage) -> bool:
 
 def recipients(friend: LineFriend, message: LineMessage, now: datetime) -> list[int]:
     """Staff ids to notify of this message now, by their choice and quiet hours."""
+    if not line_notify.configured():
+        return []
     shop = db.session.get(Shop, friend.shop_id)
-    if not line_notify.configured() or not line_tab_available(shop, now):
+    if not line_tab_available(shop, now):
         return []
     rows = db.session.scalars(
         sa.select(NotificationSettings).join(Staff, Staff.id == NotificationSettings.staff_id)

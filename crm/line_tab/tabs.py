@@ -1,13 +1,18 @@
 """The LINE tab of a customer's record: the friend's conversation (crm/line_tab/conversation.py), for premium shops."""
 from typing import Any
 
+from flask_login import current_user
+
 from crm.conversations.models import LineFriend
 from crm.customers import tabs
 from crm.customers.models import Customer
 from crm.line_tab.conversation import conversation_fields
+from crm.shops.plans import line_tab_available
 
 
 def _conversation(customer: Customer, context: dict[str, Any]) -> dict[str, Any]:
+    if not line_tab_available(current_user.shop):
+        return {"premium_required": True}  # the record and its tabs, and what premium adds: no LINE content
     return conversation_fields(context["friend"], context.get("mark_read", True), context.get("client_key"))
 
 

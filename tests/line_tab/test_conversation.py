@@ -174,11 +174,18 @@ def test_basic_shop_gets_no_line_tab(client, auth, line_shop):
     line_shop.shop.plan = Plan.BASIC
     _db.session.flush()
     auth.login(line_shop.owner)
+    _incoming(client, line_shop, friend.line_user_id, 1, text="秘密の本文")
     response = client.get(f"/customers/{customer.id}/line")
-    assert response.status_code == 403 and "プレミアムプラン" in response.get_data(as_text=True)
-    assert client.get("/line/inbox").status_code == 403
+    html = response.get_data(as_text=True)
+    # Not a bare 403: the record with its tabs, the LINE tab explaining the plan, no LINE content.
+    assert response.status_code == 200 and 'role="tab"' in html and "ご利用中プラン" in html
+    assert "ベーシックプラン" in html and "/settings/plan" in html and "秘密の本文" not in html
+    inbox = client.get("/line/inbox")
+    assert inbox.status_code == 403 and "プレミアムプランでできること" in inbox.get_data(as_text=True)
+    assert "<h1>403</h1>" not in inbox.get_data(as_text=True)
     page = client.get(f"/customers/{customer.id}").get_data(as_text=True)
     assert "yellow-bar" not in page and "/line/unread-bar" not in page
+    assert "premium-badge" in page and 'href="/line/inbox"' not in page  # the nav says what LINEトーク is
     assert "たろう" in page  # the LINE name stays, to find the customer in the LINE app
 
 
