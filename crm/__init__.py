@@ -33,7 +33,9 @@ import crm.line_tab.drafts_views  # noqa: F401
 import crm.line_tab.friends_views  # noqa: F401
 import crm.line_tab.inbox_views  # noqa: F401
 import crm.line_tab.nav  # noqa: F401  (template globals of the navigation)
+import crm.line_tab.scheduled_views  # noqa: F401
 import crm.line_tab.tabs  # noqa: F401  (registers the LINE tab)
+import crm.line_tab.template_globals  # noqa: F401  (the partials' globals, the ticker)
 import crm.line_tab.views  # noqa: F401
 import crm.linking.receivers  # noqa: F401  (signal receivers)
 import crm.linking.views  # noqa: F401

@@ -108,6 +108,11 @@ class Config:
     LINE_RETRY_WAIT_MAX = float(os.environ.get("LINE_RETRY_WAIT_MAX", "30"))
     LINE_REPLY_TOKEN_TTL = 50  # seconds; LINE accepts a reply token for about a minute
     LINE_PROFILE_MAX_AGE_HOURS = 24
+    # Tuning knobs of the send pipeline and the tick (docs/benchmarks.md measured them).
+    LINE_CLAIM_LEASE_SECONDS = float(os.environ.get("LINE_CLAIM_LEASE_SECONDS", "30"))
+    LINE_SEND_THREADS = int(os.environ.get("LINE_SEND_THREADS", "8"))
+    LINE_DELIVER_BATCH = int(os.environ.get("LINE_DELIVER_BATCH", "50"))
+    LINE_TICK_SECONDS = float(os.environ.get("LINE_TICK_SECONDS", "5"))
     LINK_TOKEN_MAX_AGE = int(os.environ.get("LINK_TOKEN_MAX_AGE", str(30 * 60)))  # seconds
     LINK_FORM_RATE_LIMIT = os.environ.get("LINK_FORM_RATE_LIMIT", "10/hour")
     WEBHOOK_MAX_BYTES = int(os.environ.get("WEBHOOK_MAX_BYTES", str(1024 * 1024)))

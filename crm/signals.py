@@ -24,6 +24,11 @@ friend_followed = _signals.signal("friend-followed")
 #: sender: the Customer, before it is deleted.
 customer_deleted = _signals.signal("customer-deleted")
 
+#: sender: the Customer kept; kwargs: remove (the Customer merged into it, deleted next).
+#: Every domain with rows that belong to a customer moves them to `sender` here,
+#: so a merge loses nothing.
+customers_merging = _signals.signal("customers-merging")
+
 #: sender: the Shop, after its plan changed; kwargs: was_premium, is_premium.
 plan_changed = _signals.signal("plan-changed")
 

@@ -4,7 +4,7 @@ from datetime import time
 
 import sqlalchemy as sa
 
-from crm.bookings import services, slots
+from crm.bookings import catalog, services, slots
 from crm.bookings.models import Service
 from crm.customers.models import Customer
 from crm.customers.normalize import InvalidPhone
@@ -30,9 +30,9 @@ def seed_booking_demo(shop, bookings=6, sandbox_url=None, bot_channel_id=None):
     existing = db.session.scalar(sa.select(sa.func.count()).select_from(Service).where(Service.shop_id == shop.id))
     if not existing:
         for name, minutes, price, description in DEMO_MENU:
-            services.add_service(shop.id, name, minutes, price, description=description)
+            catalog.add_service(shop.id, name, minutes, price, description=description)
         for weekday in range(1, 7):
-            services.set_hours(shop.id, weekday, *DEMO_HOURS)
+            catalog.set_hours(shop.id, weekday, *DEMO_HOURS)
         _demo_bookings(shop, bookings)
     if sandbox_url:
         _connect_login_channel(shop, sandbox_url, bot_channel_id)
@@ -45,12 +45,12 @@ def _demo_bookings(shop, count):
     customers = db.session.scalars(
         sa.select(Customer).where(Customer.shop_id == shop.id, Customer.phone.is_not(None)).order_by(Customer.id).limit(20)
     ).all()
-    menu = services.menu(shop.id)
+    menu = catalog.menu(shop.id)
     if not customers or not menu:
         return
     for customer in rng.sample(customers, min(count, len(customers))):
         service = rng.choice(menu)
-        days = [d for d in slots.calendar(shop, service, lead=services.lead_time()) if d.available]
+        days = [d for d in slots.calendar(shop, service, lead=catalog.lead_time()) if d.available]
         if not days:
             return
         start = rng.choice(rng.choice(days[:7]).slots)

@@ -16,7 +16,7 @@ from flask import (
 from flask_babel import gettext as _
 
 from crm import jobs
-from crm.bookings import blueprint, services, slots
+from crm.bookings import blueprint, catalog, services, slots
 from crm.bookings.forms import BookingForm
 from crm.bookings.models import Booking
 from crm.conversations.models import LineFriend
@@ -79,7 +79,7 @@ def _start_param(moment):
 
 def _selection(shop, values):
     """The chosen service and start time from a query or form, or (None, None)."""
-    service = services.active_service(shop.id, values.get("service"))
+    service = catalog.active_service(shop.id, values.get("service"))
     start = _parse_start(shop, values.get("start"))
     if service is None or start is None:
         return None, None
@@ -114,15 +114,15 @@ def _back_to_times(shop, service, start, message):
 def page(key):
     """The menu; with ?service=, the days and free times for it."""
     shop = _shop(key)
-    menu = services.menu(shop.id)
+    menu = catalog.menu(shop.id)
     service = None
     days, chosen = [], None
     if request.args.get("service"):
-        service = services.active_service(shop.id, request.args["service"])
+        service = catalog.active_service(shop.id, request.args["service"])
         if service is None:
             flash(_("このメニューは現在ご予約いただけません。"), "error")
             return redirect(url_for("bookings.page", key=shop.booking_key))
-        days = slots.calendar(shop, service, lead=services.lead_time())
+        days = slots.calendar(shop, service, lead=catalog.lead_time())
         try:
             wanted = date.fromisoformat(request.args.get("date", ""))
         except ValueError:
@@ -148,7 +148,7 @@ def form(key):
     booking_form = BookingForm()
     if request.method == "GET" and friend is not None and friend.customer_id is not None:
         _prefill(booking_form, friend)
-    if not slots.is_free(shop, service, start, lead=services.lead_time()):
+    if not slots.is_free(shop, service, start, lead=catalog.lead_time()):
         return _back_to_times(shop, service, start, _("この時間はご予約いただけなくなりました。別の時間をお選びください。"))
     if booking_form.validate_on_submit():
         visitor = services.Visitor(

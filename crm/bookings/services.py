@@ -7,19 +7,16 @@ from dataclasses import dataclass
 from datetime import timedelta, timezone
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from crm.bookings import slots, texts
+from crm import signals
+from crm.bookings import catalog, slots, texts
 from crm.bookings.models import (
     Booking,
     BookingSlot,
     BookingSource,
     BookingStatus,
-    BusinessHours,
-    Closure,
-    Service,
 )
 from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
@@ -29,7 +26,7 @@ from crm.database import utcnow
 from crm.errors import UserError
 from crm.extensions import db
 from crm.line_platform.sending import queue_text
-from crm.linking.services import MERGE_MOVERS, Outcome, Typed, match_and_link
+from crm.linking.services import Outcome, Typed, match_and_link
 from crm.shops.models import Shop
 
 
@@ -78,84 +75,6 @@ def shop_by_key(key):
     if not key or len(key) > 64:
         return None
     return db.session.scalars(sa.select(Shop).where(Shop.booking_key == key)).first()
-
-
-def menu(shop_id, include_inactive=False):
-    stmt = sa.select(Service).where(Service.shop_id == shop_id)
-    if not include_inactive:
-        stmt = stmt.where(Service.active.is_(True))
-    return db.session.scalars(stmt.order_by(Service.active.desc(), Service.position, Service.id)).all()
-
-
-def active_service(shop_id, service_id):
-    try:
-        service_id = int(service_id)
-    except (TypeError, ValueError):
-        return None
-    return db.session.scalars(
-        sa.select(Service).where(Service.id == service_id, Service.shop_id == shop_id, Service.active.is_(True))
-    ).first()
-
-
-def add_service(shop_id, name, duration_minutes, price_yen, description=""):
-    last = db.session.scalar(sa.select(sa.func.max(Service.position)).where(Service.shop_id == shop_id))
-    service = Service(
-        shop_id=shop_id, name=name.strip(), description=(description or "").strip(),
-        duration_minutes=duration_minutes, price_yen=price_yen, active=True, position=(last or 0) + 1,
-    )
-    db.session.add(service)
-    db.session.flush()
-    return service
-
-
-def hours_by_weekday(shop_id):
-    """{weekday: BusinessHours} for the open weekdays."""
-    rows = db.session.scalars(sa.select(BusinessHours).where(BusinessHours.shop_id == shop_id))
-    return {row.weekday: row for row in rows}
-
-
-def set_hours(shop_id, weekday, opens_at=None, closes_at=None):
-    """Open a weekday from opens_at to closes_at, or close it (None)."""
-    row = hours_by_weekday(shop_id).get(weekday)
-    if opens_at is None or closes_at is None:
-        if row is not None:
-            db.session.delete(row)
-    else:
-        if not opens_at < closes_at:
-            raise ValueError("opens_at must be before closes_at")
-        if row is None:
-            row = BusinessHours(shop_id=shop_id, weekday=weekday)
-            db.session.add(row)
-        row.opens_at, row.closes_at = opens_at, closes_at
-    db.session.flush()
-
-
-def closures(shop_id, from_day=None):
-    stmt = sa.select(Closure).where(Closure.shop_id == shop_id)
-    if from_day is not None:
-        stmt = stmt.where(Closure.day >= from_day)
-    return db.session.scalars(stmt.order_by(Closure.day)).all()
-
-
-def add_closure(shop_id, day, note=""):
-    existing = db.session.scalars(sa.select(Closure).where(Closure.shop_id == shop_id, Closure.day == day)).first()
-    if existing is None:
-        existing = Closure(shop_id=shop_id, day=day)
-        db.session.add(existing)
-    existing.note = (note or "").strip()
-    db.session.flush()
-    return existing
-
-
-def remove_closure(shop_id, day):
-    db.session.execute(sa.delete(Closure).where(Closure.shop_id == shop_id, Closure.day == day))
-
-
-def lead_time():
-    return timedelta(minutes=int(current_app.config.get("BOOKING_LEAD_MINUTES", 60)))
-
-
-# -- LINE Login --------------------------------------------------------------------------------------
 
 
 def friend_from_login(shop_id, identity):
@@ -235,7 +154,7 @@ def book(shop, service, starts_at, visitor, friend=None, now=None, region="JP"):
     if service.shop_id != shop.id or not service.active:
         raise SlotUnavailable()  # not on the menu
     phone = normalize_phone(visitor.phone, region)
-    if not slots.is_free(shop, service, starts_at, now=now, lead=lead_time()):
+    if not slots.is_free(shop, service, starts_at, now=now, lead=catalog.lead_time()):
         raise SlotUnavailable()  # not a free time
     starts_at = starts_at.astimezone(timezone.utc)
     booking = Booking(
@@ -299,7 +218,8 @@ def cancel(booking):
 # -- lists ------------------------------------------------------------------------------------------
 
 
-def move_bookings(keep, remove):
+@signals.customers_merging.connect
+def move_bookings(keep: Customer, remove: Customer, **_: object) -> None:
     """Merge mover: the removed customer's bookings now belong to the kept one."""
     db.session.execute(
         sa.update(Booking)
@@ -309,5 +229,4 @@ def move_bookings(keep, remove):
     )
 
 
-if move_bookings not in MERGE_MOVERS:
-    MERGE_MOVERS.append(move_bookings)
+

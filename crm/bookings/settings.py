@@ -3,7 +3,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from crm.bookings import blueprint, services, slots, texts
+from crm.bookings import blueprint, catalog, slots, texts
 from crm.bookings.forms import ClosureForm, HoursForm, LoginChannelForm, ServiceForm
 from crm.bookings.models import Service
 from crm.database import get_for_shop_or_404
@@ -22,10 +22,10 @@ def _render_settings(hours_form=None, closure_form=None, login_form=None, status
     return render_template(
         "bookings/settings.html",
         shop=shop,
-        menu=services.menu(shop.id, include_inactive=True),
-        hours_form=hours_form or HoursForm(formdata=None, hours=services.hours_by_weekday(shop.id)),
+        menu=catalog.menu(shop.id, include_inactive=True),
+        hours_form=hours_form or HoursForm(formdata=None, hours=catalog.hours_by_weekday(shop.id)),
         closure_form=closure_form or ClosureForm(formdata=None),
-        closures=services.closures(shop.id, from_day=slots.first_day(shop)),
+        closures=catalog.closures(shop.id, from_day=slots.first_day(shop)),
         login_form=login_form,
         channel=channel,
         page_url=page_url,
@@ -43,11 +43,11 @@ def settings():
 @blueprint.post("/settings/booking/hours")
 @owner_required
 def save_hours():
-    form = HoursForm(hours=services.hours_by_weekday(current_user.shop_id))
+    form = HoursForm(hours=catalog.hours_by_weekday(current_user.shop_id))
     if not form.validate_on_submit():
         return _render_settings(hours_form=form, status=422)
     for weekday, span in form.parsed().items():
-        services.set_hours(current_user.shop_id, weekday, *(span or (None, None)))
+        catalog.set_hours(current_user.shop_id, weekday, *(span or (None, None)))
     flash(_("営業時間を保存しました。"), "success")
     return redirect(url_for("bookings.settings") + "#hours")
 
@@ -58,7 +58,7 @@ def add_closure():
     form = ClosureForm()
     if not form.validate_on_submit():
         return _render_settings(closure_form=form, status=422)
-    services.add_closure(current_user.shop_id, form.day.data, form.note.data)
+    catalog.add_closure(current_user.shop_id, form.day.data, form.note.data)
     flash(_("休業日を追加しました。"), "success")
     return redirect(url_for("bookings.settings") + "#closures")
 
@@ -68,7 +68,7 @@ def add_closure():
 def remove_closure():
     form = ClosureForm()
     if form.validate_on_submit():
-        services.remove_closure(current_user.shop_id, form.day.data)
+        catalog.remove_closure(current_user.shop_id, form.day.data)
         flash(_("休業日を削除しました。"), "success")
     return redirect(url_for("bookings.settings") + "#closures")
 
@@ -96,7 +96,7 @@ def save_login_channel():
 def service_new():
     form = ServiceForm()
     if form.validate_on_submit():
-        service = services.add_service(
+        service = catalog.add_service(
             current_user.shop_id, form.name.data, form.duration_minutes.data, form.price_yen.data,
             description=form.description.data,
         )

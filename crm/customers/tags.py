@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from crm import signals
 from crm.customers.models import Customer, CustomerTag, Tag
 from crm.extensions import db
 
@@ -152,7 +153,8 @@ def has_tag_condition(shop_id: int, tag_id: int):
     )
 
 
-def move_tags(keep: Customer, remove: Customer) -> None:
+@signals.customers_merging.connect
+def move_tags(keep: Customer, remove: Customer, **_: object) -> None:
     """On a merge: `keep` gets every tag of `remove` (once); 配信停止 of either stays (the customer asked)."""
     have = set(db.session.scalars(sa.select(CustomerTag.tag_id).where(CustomerTag.customer_id == keep.id)))
     moving = [t for t in db.session.scalars(

@@ -24,6 +24,7 @@ from crm.digests.models import NotificationSettings, NotifyRichMenu
 from crm.extensions import db
 from crm.line_platform.channels import line_error_reason
 from crm.line_platform.client import line_apis
+from crm.line_platform.line_errors import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,7 @@ def push(api, to, messages, retry_key):
     except ApiException as exc:
         if exc.status == 409:
             return
-        transient = exc.status is None or exc.status == 429 or exc.status >= 500
-        raise PushFailed(line_error_reason(exc), permanent=not transient) from exc
+        raise PushFailed(line_error_reason(exc), permanent=not is_transient(exc)) from exc
     except (Urllib3Error, OSError) as exc:
         raise PushFailed(f"{type(exc).__name__}: {exc}", permanent=False) from exc
 

@@ -17,7 +17,7 @@ from crm.extensions import db, htmx
 from crm.line_platform.sending import NotResendable, SendRefused, queue_text, resend
 from crm.line_tab import blueprint, export
 from crm.line_tab.conversation import conversation_of, render_conversation
-from crm.line_tab.scheduling import ScheduleError, local_to_utc
+from crm.line_tab.times import ScheduleError, local_to_utc
 
 
 def _tabs(customer, friend, status=200, **extra):

@@ -24,7 +24,6 @@ from crm.customers.normalize import (
     normalize_phone,
 )
 from crm.customers.services import save_customer, set_phone
-from crm.customers.tags import move_tags
 from crm.database import utcnow
 from crm.errors import UserError
 from crm.extensions import db
@@ -79,7 +78,8 @@ def _name_agrees(customer, typed):
     return bool(keys & {name, as_kana, kana} - {""})
 
 
-def _lock_friend(friend_id):
+def lock_friend(friend_id):
+    """The friend row, locked for this transaction (two links of one friend never race)."""
     # populate_existing: the row as it is now (after waiting for the lock), not as
     # this session last saw it, or a concurrent link would go unnoticed.
     stmt = sa.select(LineFriend).where(LineFriend.id == friend_id).execution_options(populate_existing=True)
@@ -106,7 +106,7 @@ def match_and_link(friend: LineFriend, typed: Typed, source: str, region: str = 
     Raises crm.customers.normalize.InvalidPhone for a phone that is not one.
     """
     phone = normalize_phone(typed.phone, region)
-    friend = _lock_friend(friend.id)
+    friend = lock_friend(friend.id)
     if friend.customer_id is not None:
         return LinkResult(Outcome.ALREADY, customer=db.session.get(Customer, friend.customer_id))
     candidates = candidates_for(friend.shop_id, phone.e164)
@@ -122,7 +122,7 @@ def match_and_link(friend: LineFriend, typed: Typed, source: str, region: str = 
         return LinkResult(Outcome.CREATED, customer=customer)
     if len(agreeing) == 1 and len(candidates) == 1:
         customer = agreeing[0]
-        if _linked_friend_id(customer) not in (None, friend.id):
+        if linked_friend_id(customer) not in (None, friend.id):
             return _request(friend, typed, phone, source, RequestReason.CONFLICT, candidates)
         if unconfirmed:
             return _request(friend, typed, phone, source, RequestReason.UNCONFIRMED, candidates)
@@ -131,7 +131,7 @@ def match_and_link(friend: LineFriend, typed: Typed, source: str, region: str = 
                 _link(friend, customer)
         except IntegrityError:
             # Another friend linked this customer at the same moment.
-            friend = _lock_friend(friend.id)
+            friend = lock_friend(friend.id)
             return _request(friend, typed, phone, source, RequestReason.CONFLICT, candidates)
         # E.g. a booking through LINE Login answers the friend's waiting form request.
         _close_requests(friend, customer)
@@ -140,7 +140,8 @@ def match_and_link(friend: LineFriend, typed: Typed, source: str, region: str = 
     return _request(friend, typed, phone, source, reason, candidates)
 
 
-def _linked_friend_id(customer):
+def linked_friend_id(customer):
+    """The id of the friend linked to this customer, or None."""
     return db.session.scalar(sa.select(LineFriend.id).where(LineFriend.customer_id == customer.id))
 
 
@@ -187,14 +188,14 @@ def _request(friend, typed, phone, source, reason, candidates):
 
 def link_friend(friend, customer):
     """The owner links a friend to a customer; both must be free (one-to-one)."""
-    friend = _lock_friend(friend.id)
+    friend = lock_friend(friend.id)
     if friend.shop_id != customer.shop_id:
         raise LinkError(_("別の店舗の顧客には連携できません。"))
     if friend.customer_id == customer.id:
         return friend
     if friend.customer_id is not None:
         raise LinkError(_("この友だちは既に別の顧客と連携しています。先に連携を解除してください。"))
-    if _linked_friend_id(customer) is not None:
+    if linked_friend_id(customer) is not None:
         raise LinkError(_("この顧客は既に別のLINE友だちと連携しています。"))
     try:
         with db.session.begin_nested():
@@ -242,7 +243,7 @@ def _close_requests(friend, customer):
 
 def unlink(friend):
     """Undo a link: the friend and everything it sent stay, under 未連携の友だち."""
-    friend = _lock_friend(friend.id)
+    friend = lock_friend(friend.id)
     friend.customer_id = None
     friend.linked_at = None
     db.session.flush()
@@ -264,38 +265,3 @@ def pending_requests(shop_id):
         .where(LinkRequest.shop_id == shop_id, LinkRequest.status == RequestStatus.PENDING)
         .order_by(LinkRequest.created_at)
     ).all()
-
-
-def merge_customers(keep, remove):
-    """Merge `remove` into `keep`: bookings, the LINE link, requests and blank fields move; nothing is lost."""
-    if keep.id == remove.id or keep.shop_id != remove.shop_id:
-        raise LinkError(_("同じ顧客同士は統合できません。"))
-    keep_friend = _linked_friend_id(keep)
-    remove_friend = _linked_friend_id(remove)
-    if keep_friend and remove_friend:
-        raise LinkError(_("両方の顧客がLINE連携済みです。先にどちらかの連携を解除してください。"))
-    for attr in ("given_name", "family_name_kana", "given_name_kana", "email", "birthday"):
-        if not getattr(keep, attr) and getattr(remove, attr):
-            setattr(keep, attr, getattr(remove, attr))
-    if not keep.phone and remove.phone:
-        keep.phone, keep.phone_e164 = remove.phone, remove.phone_e164
-        keep.phone_national, keep.phone_national_reversed = remove.phone_national, remove.phone_national_reversed
-    if remove.memo:
-        keep.memo = "\n".join(part for part in (keep.memo, remove.memo) if part)
-    keep.refresh_match_keys()
-    for mover in MERGE_MOVERS:
-        mover(keep, remove)
-    if remove_friend:
-        _lock_friend(remove_friend).customer_id = keep.id
-    db.session.execute(
-        sa.update(LinkRequest).where(LinkRequest.resolved_customer_id == remove.id).values(resolved_customer_id=keep.id)
-    )
-    db.session.delete(remove)
-    db.session.flush()
-    return keep
-
-
-# Domains with rows that belong to a customer add a function (keep, remove) here,
-# so a merge moves them instead of deleting them with the removed record.
-# The ledger's own tags and 配信停止 are listed here (customers imports nothing above it).
-MERGE_MOVERS = [move_tags]

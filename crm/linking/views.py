@@ -15,6 +15,7 @@ from crm.errors import back_to
 from crm.extensions import db, limiter
 from crm.linking import blueprint, notify, services, tokens
 from crm.linking.forms import LinkForm, LinkingSettingsForm, NewCustomerForm
+from crm.linking.merge import merge_customers
 from crm.linking.models import LinkRequest, RequestStatus
 from crm.staff.decorators import owner_required
 from crm.staff.forms import ConfirmForm
@@ -129,7 +130,7 @@ def merge(customer_id):
     if request.method == "POST":
         remove = get_for_shop_or_404(Customer, request.form.get("other_id"))
         back_to(url_for("linking.merge", customer_id=keep.id))  # a LinkError: flashed there
-        services.merge_customers(keep, remove)
+        merge_customers(keep, remove)
         flash(_("顧客情報を統合しました。"), "success")
         return redirect(url_for("customers.show", customer_id=keep.id))
     query = request.args.get("q", "").strip()

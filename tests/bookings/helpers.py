@@ -3,7 +3,7 @@ import re
 from datetime import time
 from urllib.parse import parse_qs, urlsplit
 
-from crm.bookings import services, slots
+from crm.bookings import catalog, services, slots
 from crm.extensions import db
 
 CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
@@ -13,11 +13,11 @@ VISITOR = {"family_name": "伊藤", "given_name": "さくら", "family_name_kana
 
 def open_every_day(shop, opens=time(10), closes=time(19)):
     for weekday in range(7):
-        services.set_hours(shop.id, weekday, opens, closes)
+        catalog.set_hours(shop.id, weekday, opens, closes)
 
 
 def make_service(shop, name="カット", minutes=60, price=4400, **fields):
-    service = services.add_service(shop.id, name, minutes, price)
+    service = catalog.add_service(shop.id, name, minutes, price)
     for key, value in fields.items():
         setattr(service, key, value)
     db.session.flush()
@@ -33,7 +33,7 @@ def bookable_shop(shop):
 def free_starts(shop, service, count=1):
     """The first `count` free start times (aware, shop-local) from now."""
     found = []
-    for day in slots.calendar(shop, service, lead=services.lead_time()):
+    for day in slots.calendar(shop, service, lead=catalog.lead_time()):
         found.extend(day.slots)
         if len(found) >= count:
             return found[:count]

@@ -4,7 +4,7 @@ from datetime import time
 import requests
 import sqlalchemy as sa
 
-from crm.bookings import services
+from crm.bookings import catalog
 from crm.bookings.demo import DEMO_LOGIN_CHANNEL, seed_booking_demo
 from crm.bookings.models import Booking, Service
 from crm.line_platform.services import channel_for_shop
@@ -17,9 +17,9 @@ def test_the_demo_menu_hours_and_bookings(shop, db):
         make_customer(salon, family_name=f"デモ{i}", phone=f"090-1234-56{i:02d}")
     result = seed_booking_demo(salon, bookings=4)
     assert result["booking_key"] == salon.booking_key
-    menu = [(s.name, s.duration_minutes, s.price_yen) for s in services.menu(salon.id)]
+    menu = [(s.name, s.duration_minutes, s.price_yen) for s in catalog.menu(salon.id)]
     assert menu == [("カット", 60, 4400), ("カット＋カラー", 120, 9900), ("ヘッドスパ", 30, 3300)]
-    hours = services.hours_by_weekday(salon.id)
+    hours = catalog.hours_by_weekday(salon.id)
     assert sorted(hours) == [1, 2, 3, 4, 5, 6]  # Tuesday to Sunday
     assert {(h.opens_at, h.closes_at) for h in hours.values()} == {(time(10), time(19))}
     bookings = db.session.scalars(sa.select(Booking)).all()

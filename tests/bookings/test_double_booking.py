@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from crm import jobs
-from crm.bookings import services, slots
+from crm.bookings import catalog, services, slots
 from crm.bookings.models import Booking, BookingSlot, BookingStatus
 from crm.customers.models import Customer
 from crm.extensions import db as _db
@@ -73,7 +73,7 @@ def test_concurrent_bookings_of_one_time_commit_once(app, python_checks_off):
     with app.app_context():
         salon, _owner = make_shop()
         for weekday in range(7):
-            services.set_hours(salon.id, weekday, time(10), time(19))
+            catalog.set_hours(salon.id, weekday, time(10), time(19))
         cut = make_service(salon, minutes=60)
         _db.session.commit()
         shop_id, service_id = salon.id, cut.id
@@ -88,7 +88,7 @@ def test_concurrent_bookings_of_one_time_commit_once(app, python_checks_off):
         with app.app_context():
             try:
                 shop = _db.session.get(Shop, shop_id)
-                service = services.active_service(shop_id, service_id)
+                service = catalog.active_service(shop_id, service_id)
                 _db.session.rollback()  # no transaction open while waiting (SQLite's lock is taken at BEGIN)
                 barrier.wait()
                 try:

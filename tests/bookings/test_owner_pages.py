@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from crm.bookings import services, slots
+from crm.bookings import catalog, services, slots
 from crm.bookings.models import (
     Booking,
     BookingSlot,
@@ -177,7 +177,7 @@ def test_the_owner_sets_business_hours_and_closed_days(client, auth, shop, owner
     data["opens_3"], data["closes_3"] = "12:30", "20:00"
     response = client.post_form("/settings/booking/hours", data)
     assert response.status_code == 302
-    hours = services.hours_by_weekday(salon.id)
+    hours = catalog.hours_by_weekday(salon.id)
     assert sorted(hours) == [1, 2, 3, 4, 5, 6]
     assert (hours[3].opens_at, hours[3].closes_at) == (time(12, 30), time(20))
 
@@ -185,7 +185,7 @@ def test_the_owner_sets_business_hours_and_closed_days(client, auth, shop, owner
     response = client.post_form("/settings/booking/hours", bad)
     assert response.status_code == 422
     assert "閉店時刻は開店時刻より後にしてください。" in _html(response)
-    assert services.hours_by_weekday(salon.id)[2].opens_at == time(10)
+    assert catalog.hours_by_weekday(salon.id)[2].opens_at == time(10)
 
     closed = slots.first_day(salon) + timedelta(days=3)
     response = client.post_form("/settings/booking/closures", {"day": closed.isoformat(), "note": "研修"})

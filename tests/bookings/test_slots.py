@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crm.bookings import services, slots
+from crm.bookings import catalog, services, slots
 from tests.bookings.helpers import make_service, visitor
 from tests.factories import make_shop
 
@@ -26,7 +26,7 @@ def times(day_slots):
 def salon(db):
     shop, _owner = make_shop()
     for weekday in range(1, 7):  # closed on Mondays
-        services.set_hours(shop.id, weekday, time(10), time(19))
+        catalog.set_hours(shop.id, weekday, time(10), time(19))
     return shop
 
 
@@ -75,7 +75,7 @@ def test_a_cancelled_booking_frees_its_units(salon):
 
 def test_other_shops_bookings_do_not_count(salon, db):
     other, _ = make_shop()
-    services.set_hours(other.id, 1, time(10), time(19))
+    catalog.set_hours(other.id, 1, time(10), time(19))
     other_cut = make_service(other, minutes=60)
     services.book(other, other_cut, at(TUESDAY, 11), visitor(), now=MONDAY_MORNING)
     cut = make_service(salon, minutes=60)
@@ -84,7 +84,7 @@ def test_other_shops_bookings_do_not_count(salon, db):
 
 def test_closed_days_and_past_times(salon):
     cut = make_service(salon, minutes=60)
-    services.add_closure(salon.id, TUESDAY, "研修")
+    catalog.add_closure(salon.id, TUESDAY, "研修")
     days = slots.calendar(salon, cut, now=MONDAY_MORNING)
     assert not days[1].open and not days[1].slots
     assert days[2].open and days[2].slots
@@ -118,7 +118,7 @@ def test_times_off_the_grid_are_refused(salon):
 
 def test_hours_are_local_to_the_shops_timezone(db):
     shop, _ = make_shop(timezone="America/New_York")
-    services.set_hours(shop.id, 1, time(9), time(12))  # Tuesdays 9:00-12:00 in New York
+    catalog.set_hours(shop.id, 1, time(9), time(12))  # Tuesdays 9:00-12:00 in New York
     cut = make_service(shop, minutes=60)
     new_york = ZoneInfo("America/New_York")
     # Monday 23:00 in New York is already Tuesday in Tokyo and in UTC.
@@ -134,7 +134,7 @@ def test_hours_are_local_to_the_shops_timezone(db):
 
 def test_summer_time_changes_the_utc_offset_not_the_hours(db):
     shop, _ = make_shop(timezone="Europe/London")
-    services.set_hours(shop.id, 6, time(10), time(12))  # Sundays
+    catalog.set_hours(shop.id, 6, time(10), time(12))  # Sundays
     cut = make_service(shop, minutes=60)
     london = ZoneInfo("Europe/London")
     now = datetime(2026, 3, 27, 9, 0, tzinfo=london)  # Friday before the clocks go forward

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from crm.extensions import db
-from crm.line_tab import scheduling
+from crm.line_tab import scheduling, times
 from crm.shops.models import Shop
 from crm.staff.models import LineSendMode
 from tests import factories
@@ -120,7 +120,7 @@ def _schedule(page, text, when_local):
     box.get_by_label("日付").fill(when_local.date().isoformat())
     box.get_by_label("時刻").fill(when_local.strftime("%H:%M"))
     box.get_by_role("button", name="予約する").click()
-    night = scheduling.in_quiet_hours(when_local, "Asia/Tokyo")
+    night = times.in_quiet_hours(when_local, "Asia/Tokyo")
     if night:  # 22:00-8:00: the warning, then a confirmed second press
         expect(page.get_by_text("夜間（22:00〜8:00）に送信されます。", exact=False)).to_be_visible()
         box = page.locator(".composer details.schedule-box")

@@ -9,8 +9,8 @@ from crm import jobs
 from crm.conversations.models import SendStatus
 from crm.database import utcnow
 from crm.extensions import db as _db
-from crm.line_tab import lists, scheduling
-from crm.line_tab.scheduling import NotEditable, QuietHours, ScheduleError
+from crm.line_tab import lists, scheduling, times
+from crm.line_tab.times import NotEditable, QuietHours, ScheduleError
 from crm.staff.models import LineSendMode
 from tests.factories import make_shop, make_staff
 from tests.line_tab.helpers import htmx_post, linked, outgoing, sent_texts, tab
@@ -25,37 +25,37 @@ def _day(days=1):
 
 # -- time ----------------------------------------------------------------------------------------
 def test_a_local_date_and_time_is_stored_as_utc_in_the_shops_timezone():
-    assert scheduling.local_to_utc("2026-12-01", "09:00", "Asia/Tokyo") == datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc)
+    assert times.local_to_utc("2026-12-01", "09:00", "Asia/Tokyo") == datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc)
     # New York in winter is UTC-5, in summer UTC-4 (zoneinfo knows the rules).
-    assert scheduling.local_to_utc("2026-01-15", "09:00", "America/New_York").hour == 14
-    assert scheduling.local_to_utc("2026-07-15", "09:00", "America/New_York").hour == 13
+    assert times.local_to_utc("2026-01-15", "09:00", "America/New_York").hour == 14
+    assert times.local_to_utc("2026-07-15", "09:00", "America/New_York").hour == 13
     for bad in (("", "09:00"), ("2026-02-30", "09:00"), ("2026-12-01", "25:00"), ("x", "y")):
         with pytest.raises(ScheduleError):
-            scheduling.local_to_utc(*bad, "Asia/Tokyo")
+            times.local_to_utc(*bad, "Asia/Tokyo")
 
 
 @pytest.mark.parametrize("clock,quiet", [("21:59", False), ("22:00", True), ("23:30", True), ("03:00", True),
                                          ("07:59", True), ("08:00", False), ("12:00", False)])
 def test_quiet_hours_are_22_to_8_local(clock, quiet):
-    assert scheduling.in_quiet_hours(scheduling.local_to_utc("2026-12-01", clock, "Asia/Tokyo"), "Asia/Tokyo") is quiet
+    assert times.in_quiet_hours(times.local_to_utc("2026-12-01", clock, "Asia/Tokyo"), "Asia/Tokyo") is quiet
 
 
 def test_check_time_refuses_the_past_far_future_and_unconfirmed_nights():
     now = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)  # 12:00 in Tokyo
     with pytest.raises(ScheduleError, match="これから先"):
-        scheduling.check_time(now, "Asia/Tokyo", now=now)
+        times.check_time(now, "Asia/Tokyo", now=now)
     with pytest.raises(ScheduleError, match="1年以内"):
-        scheduling.check_time(now + timedelta(days=400), "Asia/Tokyo", now=now)
-    night = scheduling.local_to_utc("2026-12-01", "23:00", "Asia/Tokyo")
+        times.check_time(now + timedelta(days=400), "Asia/Tokyo", now=now)
+    night = times.local_to_utc("2026-12-01", "23:00", "Asia/Tokyo")
     with pytest.raises(QuietHours, match="22:00〜8:00"):
-        scheduling.check_time(night, "Asia/Tokyo", now=now)
-    scheduling.check_time(night, "Asia/Tokyo", confirm_quiet=True, now=now)
-    scheduling.check_time(now + timedelta(hours=1), "Asia/Tokyo", now=now)
+        times.check_time(night, "Asia/Tokyo", now=now)
+    times.check_time(night, "Asia/Tokyo", confirm_quiet=True, now=now)
+    times.check_time(now + timedelta(hours=1), "Asia/Tokyo", now=now)
 
 
 def test_quick_choices_are_future_times_in_the_shops_timezone():
     now = datetime(2026, 12, 1, 10, 2, tzinfo=timezone.utc)  # 19:02 in Tokyo: today 18:00 has passed
-    choices = {c.key: c for c in scheduling.quick_choices("Asia/Tokyo", now)}
+    choices = {c.key: c for c in times.quick_choices("Asia/Tokyo", now)}
     assert "today_18" not in choices
     assert (choices["tomorrow_9"].date_value, choices["tomorrow_9"].time_value) == ("2026-12-02", "09:00")
     assert choices["in_1h"].time_value == "20:05"
@@ -232,7 +232,7 @@ def test_schedule_from_the_composer_shows_in_the_conversation_and_the_list(clien
     assert "明日のご予約、お待ちしております" in html and "予約を取り消す" in html
     (message,) = outgoing()
     assert message.status == SendStatus.SCHEDULED and message.client_key == "c-1"
-    assert message.scheduled_at == scheduling.local_to_utc(_day(), "09:00", "Asia/Tokyo")
+    assert message.scheduled_at == times.local_to_utc(_day(), "09:00", "Asia/Tokyo")
     assert sent_texts(line_shop) == []
     # The same composition again (double click): still one.
     htmx_post(client, f"/customers/{customer.id}/line/schedule",
@@ -275,7 +275,7 @@ def test_past_times_are_refused(client, auth, chat, line_shop):
 
 def test_edit_and_cancel_from_the_conversation(client, auth, chat, line_shop):
     customer, friend, user = chat
-    due = scheduling.local_to_utc(_day(), "10:00", "Asia/Tokyo")
+    due = times.local_to_utc(_day(), "10:00", "Asia/Tokyo")
     message = scheduling.schedule_text(friend, "変更前", sender_id=line_shop.owner.id, scheduled_at=due)
     _db.session.flush()
     auth.login(line_shop.owner)
@@ -284,7 +284,7 @@ def test_edit_and_cancel_from_the_conversation(client, auth, chat, line_shop):
     response = htmx_post(client, f"/line/scheduled/{message.id}/edit", {"text": "変更後", "date": _day(2), "time": "11:30"})
     assert response.status_code == 200 and "送信予約を変更しました。" in response.get_data(as_text=True)
     _db.session.refresh(message)
-    assert message.text == "変更後" and message.scheduled_at == scheduling.local_to_utc(_day(2), "11:30", "Asia/Tokyo")
+    assert message.text == "変更後" and message.scheduled_at == times.local_to_utc(_day(2), "11:30", "Asia/Tokyo")
     response = htmx_post(client, f"/line/scheduled/{message.id}/cancel", {})
     assert response.status_code == 200 and "送信予約を取り消しました。" in response.get_data(as_text=True)
     _db.session.refresh(message)
@@ -297,7 +297,7 @@ def test_edit_and_cancel_from_the_conversation(client, auth, chat, line_shop):
 def test_edit_from_the_list_redirects_back(client, auth, chat, line_shop):
     customer, friend, user = chat
     message = scheduling.schedule_text(friend, "一覧から", sender_id=None,
-                                       scheduled_at=scheduling.local_to_utc(_day(), "10:00", "Asia/Tokyo"))
+                                       scheduled_at=times.local_to_utc(_day(), "10:00", "Asia/Tokyo"))
     _db.session.flush()
     auth.login(line_shop.owner)
     response = client.post_form(f"/line/scheduled/{message.id}/edit",
@@ -406,7 +406,7 @@ def test_a_shop_whose_trial_ended_has_its_due_messages_held_not_sent(chat, line_
 
 
 def test_a_killed_workers_claim_is_resent_within_a_minute_with_its_retry_key(chat, line_shop, time_machine):
-    from crm.line_platform import sending
+    from crm.line_platform import calls, claims
 
     customer, friend, user = chat
     time_machine.move_to(datetime(2026, 12, 3, 11, 0, tzinfo=timezone.utc), tick=False)
@@ -414,10 +414,10 @@ def test_a_killed_workers_claim_is_resent_within_a_minute_with_its_retry_key(cha
     message.status = SendStatus.QUEUED  # released, its job about to run
     jobs.commit()
     # The worker claims it, pushes, and is SIGKILLed before recording the outcome.
-    plan = sending._claim(message.id, timedelta(minutes=5))
+    plan = claims.claim(message.id, timedelta(minutes=5))
     jobs.commit()
     assert plan is not None and plan.reply_token is None
-    sending._call_line(plan)
+    calls.call_line(plan)
     cid = line_shop.sandbox_channel["channel_id"]
 
     time_machine.shift(10)
@@ -439,7 +439,7 @@ def test_a_killed_workers_claim_is_resent_within_a_minute_with_its_retry_key(cha
 
 def test_a_live_claim_is_renewed_while_its_push_retries(chat, line_shop, app, time_machine, monkeypatch):
     """A long retry sequence keeps its lease, so the tick does not resend a message still being sent."""
-    from crm.line_platform import sending
+    from crm.line_platform import calls, claims
 
     customer, friend, user = chat
     clock = datetime(2026, 12, 3, 11, 0, tzinfo=timezone.utc)
@@ -447,13 +447,13 @@ def test_a_live_claim_is_renewed_while_its_push_retries(chat, line_shop, app, ti
     message = scheduling.schedule_text(friend, "長い再試行", sender_id=None, scheduled_at=utcnow() - timedelta(seconds=1))
     message.status = SendStatus.QUEUED
     jobs.commit()
-    plan = sending._claim(message.id)
+    plan = claims.claim(message.id)
     jobs.commit()
     first_lease = _db.session.get(type(message), message.id).claimed_until
     line_shop.sandbox.fault(PUSH, status=503, times=2)
     waits = iter([25, 25])
-    monkeypatch.setattr(sending, "_sleep", lambda seconds: time_machine.shift(next(waits)))
-    outcome = sending._call_line(plan, renew=sending._renewer(plan))
+    monkeypatch.setattr(calls, "_sleep", lambda seconds: time_machine.shift(next(waits)))
+    outcome = calls.call_line(plan, renew=claims.renewer(plan))
     assert outcome.status == SendStatus.SENT and outcome.attempts == 3
     _db.session.expire_all()
     assert _db.session.get(type(message), message.id).claimed_until > first_lease + timedelta(seconds=40)
