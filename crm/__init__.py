@@ -35,13 +35,13 @@ import crm.line_tab.inbox_views  # noqa: F401
 import crm.line_tab.nav  # noqa: F401  (template globals of the navigation)
 import crm.line_tab.scheduled_views  # noqa: F401
 import crm.line_tab.tabs  # noqa: F401  (registers the LINE tab)
-import crm.line_tab.template_globals  # noqa: F401  (the partials' globals, the ticker)
+import crm.line_tab.template_globals  # noqa: F401  (the partials' globals)
 import crm.line_tab.views  # noqa: F401
 import crm.linking.receivers  # noqa: F401  (signal receivers)
 import crm.linking.views  # noqa: F401
 import crm.models  # noqa: F401  (registers every table on the metadata)
 import crm.staff.views  # noqa: F401
-from crm import errors, formatting, transactions
+from crm import errors, formatting, ticker, transactions
 from crm.assets import blueprint as assets_bp
 from crm.bookings import blueprint as bookings_bp
 from crm.commands import crm_cli
@@ -80,6 +80,7 @@ def create_app(config=None):
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
+    ticker.init_ticker(app)
     return app
 
 

@@ -12,6 +12,7 @@ from crm.customers.normalize import normalize_phone
 from crm.customers.services import set_phone
 from crm.database import utcnow
 from crm.extensions import db
+from crm.line_platform.channels import mark_connected
 from crm.line_platform.richmenu import install
 from crm.line_platform.services import channel_for_shop, save_channel
 from crm.shops.models import Plan, Shop
@@ -167,6 +168,8 @@ def connect_demo_to_sandbox(shop_id, sandbox_url, public_base_url):
     shop = db.session.get(Shop, shop_id)
     seed_booking_demo(shop, sandbox_url=sandbox_url, bot_channel_id=DEMO_CHANNEL["channel_id"])
     install(channel, booking_page_url(shop))  # 予約する・予約を確認する on the sandbox phone
+    # The sandbox now has the channel with its webhook URL: LINE設定 says 接続済み, as it works.
+    mark_connected(channel)
     db.session.flush()
     return {"channel_id": DEMO_CHANNEL["channel_id"], "webhook_path": path, "phone_url": f"{sandbox_url}/phone",
             "booking_url": booking_page_url(shop)}

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import current_app
 
+from crm.database import utcnow
 from crm.extensions import db
 
 log = logging.getLogger(__name__)
@@ -218,22 +219,37 @@ def enqueue_at(when, job, *args, job_id=None, queue_name=None):
 
 
 class Repeating:
-    """Run `job` every `interval` seconds in a daemon thread of this process, each run in its own app context."""
+    """Run `job` every `interval` seconds in a daemon thread of this process, each run in its own app context.
 
-    def __init__(self, app, job, interval, name):
-        self.app, self.path, self.interval = app, job_path(job), interval
+    With ``per_minute`` the job runs at most once per wall-clock minute (UTC), in the
+    first check after the minute begins: what rq's cron does with ``* * * * *``.
+    """
+
+    def __init__(self, app, job, interval, name, per_minute=False):
+        self.app, self.path, self.interval, self.per_minute = app, job_path(job), interval, per_minute
+        self.last_minute = None
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
+    def run_once(self):
+        """One check: run the job (per_minute: only if this minute has not had its run); True if it ran."""
+        if self.per_minute:
+            minute = utcnow().replace(second=0, microsecond=0)
+            if minute == self.last_minute:
+                return False
+            self.last_minute = minute
+        with self.app.app_context():
+            try:
+                run_job(self.path)
+            except Exception:  # keep going; the next run retries
+                log.exception("%s failed", self.path)
+            finally:
+                db.session.remove()
+        return True
+
     def _loop(self):
         while not self.stopped.wait(self.interval):
-            with self.app.app_context():
-                try:
-                    run_job(self.path)
-                except Exception:  # keep going; the next run retries
-                    log.exception("%s failed", self.path)
-                finally:
-                    db.session.remove()
+            self.run_once()
 
     def start(self):
         """Start the thread; returns self."""

@@ -29,6 +29,11 @@ customer_deleted = _signals.signal("customer-deleted")
 #: so a merge loses nothing.
 customers_merging = _signals.signal("customers-merging")
 
+#: sender: a stray Customer a booking made while its LINE link request waited;
+#: kwargs: friend_id, customer (the one the owner chose). Domains move the rows
+#: that friend made on the stray record (bookings) to `customer`.
+stray_customer_settling = _signals.signal("stray-customer-settling")
+
 #: sender: the Shop, after its plan changed; kwargs: was_premium, is_premium.
 plan_changed = _signals.signal("plan-changed")
 

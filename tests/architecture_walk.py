@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"plans", "digests"},
     {"app"},  # crm/__init__.py, commands.py, demo.py, models.py, wsgi.py: the assembly
 ]
-APP_MODULES = {"crm", "crm.commands", "crm.demo", "crm.models", "crm.wsgi"}
+APP_MODULES = {"crm", "crm.commands", "crm.demo", "crm.models", "crm.ticker", "crm.wsgi"}
 VIEW_DECORATORS = {"route", "get", "post", "put", "patch", "delete"}
 
 

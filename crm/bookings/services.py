@@ -27,6 +27,7 @@ from crm.errors import UserError
 from crm.extensions import db
 from crm.line_platform.sending import queue_text
 from crm.linking.services import Outcome, Typed, match_and_link
+from crm.linking.strays import note_made_customer
 from crm.shops.models import Shop
 
 
@@ -113,12 +114,19 @@ def _same_person(customer, visitor):
 
 def find_or_create_customer(shop_id, visitor, phone):
     """The customer with this phone and name, or a new one; nothing is linked to LINE here."""
+    return matching_customer(shop_id, visitor, phone) or create_customer(shop_id, visitor, phone)
+
+
+def matching_customer(shop_id: int, visitor: Visitor, phone) -> Customer | None:
+    """The customer with this phone and name, if any."""
     candidates = db.session.scalars(
         sa.select(Customer).where(Customer.shop_id == shop_id, Customer.phone_e164 == phone.e164).order_by(Customer.id)
     ).all()
-    for customer in candidates:
-        if _same_person(customer, visitor):
-            return customer
+    return next((customer for customer in candidates if _same_person(customer, visitor)), None)
+
+
+def create_customer(shop_id: int, visitor: Visitor, phone) -> Customer:
+    """A new customer from what the visitor typed."""
     customer = Customer(
         shop_id=shop_id,
         family_name=visitor.family_name.strip(),
@@ -195,7 +203,12 @@ def book(shop, service, starts_at, visitor, friend=None, now=None, region="JP"):
                 customer.refresh_match_keys()
     if customer is None:
         # No LINE, or the link waits for the owner: booked as the page without LINE would.
-        customer = find_or_create_customer(shop.id, visitor, phone)
+        customer = matching_customer(shop.id, visitor, phone)
+        if customer is None:
+            customer = create_customer(shop.id, visitor, phone)
+            if outcome == Outcome.PENDING:
+                # Made for this request: answering it moves the booking and removes the record if left empty.
+                note_made_customer(link.request, customer)
     booking.customer_id = customer.id
     db.session.flush()
     result = BookingResult(booking, customer, outcome)
@@ -229,4 +242,13 @@ def move_bookings(keep: Customer, remove: Customer, **_: object) -> None:
     )
 
 
+@signals.stray_customer_settling.connect
+def move_friends_bookings(stray: Customer, friend_id: int, customer: Customer, **_: object) -> None:
+    """Stray mover: the bookings this LINE friend made on a record kept while its link request waited."""
+    db.session.execute(
+        sa.update(Booking)
+        .where(Booking.customer_id == stray.id, Booking.friend_id == friend_id, Booking.shop_id == stray.shop_id)
+        .values(customer_id=customer.id)
+        .execution_options(synchronize_session="fetch")
+    )
 

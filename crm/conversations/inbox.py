@@ -8,15 +8,19 @@ from crm.database import utcnow
 from crm.extensions import db
 
 
-def unread_summary(shop_id):
-    """(conversations, messages, oldest unread time) of the shop, in one query.
+def unread_summary(shop_id: int, except_friend_id: int | None = None):
+    """(conversations, messages, oldest unread time) of the shop, in one query; without the one on screen.
 
     What is set aside until a later time (後で通知 with 通知する日時) is not counted until then.
     """
+    where = [LineFriend.shop_id == shop_id, LineFriend.unread_since.is_not(None), visible_in_bar(utcnow())]
+    if except_friend_id:
+        # ... unless someone set it aside (後で通知): that one was asked to stay in the bar.
+        where.append(sa.or_(LineFriend.id != except_friend_id, LineFriend.notify_later_at.is_not(None)))
     row = db.session.execute(
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(LineFriend.unread_count), 0),
                   sa.func.min(LineFriend.unread_since))
-        .where(LineFriend.shop_id == shop_id, LineFriend.unread_since.is_not(None), visible_in_bar(utcnow()))
+        .where(*where)
     ).one()
     return row[0], int(row[1]), row[2]
 

@@ -52,6 +52,9 @@ class Page:
         return self.page < self.pages
 
 
+MIN_PHONE_INFIX = 4  # digits typed before the middle of a number matches (a 4-digit block)
+
+
 def _like_prefix(value):
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
@@ -67,6 +70,10 @@ def search_condition(query, region="JP"):
         conditions = [Customer.phone_national.like(_like_prefix(digits), escape="\\")]
         if len(digits) >= 3:  # 「5678」: the last digits of the number
             conditions.append(Customer.phone_national_reversed.like(_like_prefix(digits[::-1]), escape="\\"))
+        if len(digits) >= MIN_PHONE_INFIX:
+            # 「4910」 in 070-4910-6498: anywhere in the number, as a name matches from any of its parts.
+            # Not indexed (a scan of the shop's rows), so only from a block's worth of digits.
+            conditions.append(Customer.phone_national.like("%" + _like_prefix(digits), escape="\\"))
         return sa.or_(*conditions)
     name = normalize_name(query)
     kana = normalize_kana(query)

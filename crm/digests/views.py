@@ -23,6 +23,9 @@ from crm.digests.render import (
 from crm.digests.tasks import install_listeners
 from crm.extensions import csrf, db, limiter
 from crm.line_platform.deliveries import signature_is_valid
+from crm.line_tab.models import DraftStatus, LineDraft
+from crm.linking.models import LinkRequest, RequestStatus
+from crm.shops.plans import line_tab_available
 from crm.staff.forms import ConfirmForm
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,27 @@ def notifications_badge():
         .where(Notification.staff_id == current_user.id, Notification.read_at.is_(None))
     )
     return render_template("digests/_badge.html", count=count)
+
+
+@blueprint.get("/nav/badges")
+@login_required
+def nav_badges():
+    """Fragment: the owner's 連携依頼 and 承認待ち counts for the nav, one query, swapped in out of band."""
+    requests = approvals = 0
+    if current_user.is_owner:
+        shop_id = current_user.shop_id
+        link_requests = (sa.select(sa.func.count()).select_from(LinkRequest)
+                         .where(LinkRequest.shop_id == shop_id, LinkRequest.status == RequestStatus.PENDING)
+                         .scalar_subquery())
+        drafts = (sa.select(sa.func.count()).select_from(LineDraft)
+                  .where(LineDraft.shop_id == shop_id, LineDraft.status == DraftStatus.PENDING).scalar_subquery())
+        requests, approvals = db.session.execute(sa.select(link_requests, drafts)).one()
+        if not line_tab_available(current_user.shop):
+            approvals = 0
+    response = current_app.make_response(render_template("digests/_nav_badges.html", requests=requests,
+                                                         approvals=approvals))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.route("/profile/notifications", methods=["GET", "POST"])

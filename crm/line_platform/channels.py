@@ -103,3 +103,19 @@ def check_channel(channel):
         channel.status = LineChannelStatus.MISCONFIGURED
         channel.status_detail = "\n".join(result.problems)
     return result
+
+
+def mark_connected(channel) -> None:
+    """A channel whose webhook is known to be set (the demo registers it in the sandbox): read the bot, record 接続済み.
+
+    Raises ApiException when LINE refuses the token, so nothing says 接続済み for a channel that does not work.
+    """
+    with line_apis(channel.channel_access_token) as apis:
+        info = apis.messaging.get_bot_info()
+    channel.bot_user_id = info.user_id
+    channel.bot_display_name = info.display_name
+    channel.bot_basic_id = info.basic_id
+    channel.chat_mode = info.chat_mode
+    channel.checked_at = utcnow()
+    channel.status = LineChannelStatus.OK
+    channel.status_detail = ""

@@ -60,3 +60,14 @@ def install(channel, booking_url):
                 pass
     channel.rich_menu_id = created.rich_menu_id
     return created.rich_menu_id
+
+
+def summary() -> dict:
+    """What the installed menu is, for people: its name, size and the label of each area (not LINE's id)."""
+    definition = menu_definition("")
+    return {
+        "name": _("予約メニュー"),
+        "width": definition["size"]["width"],
+        "height": definition["size"]["height"],
+        "areas": [area["action"]["label"] for area in definition["areas"]],
+    }

@@ -13,6 +13,7 @@ from crm.line_platform import blueprint, services
 from crm.line_platform.channels import check_channel, line_error_reason
 from crm.line_platform.forms import ChannelForm
 from crm.line_platform.richmenu import install
+from crm.line_platform.richmenu import summary as richmenu_summary
 from crm.staff.decorators import owner_required
 from crm.storage import InvalidKey, check_key, get_storage
 from crm.storage.serving import send_media
@@ -43,7 +44,7 @@ def settings():
                 flash(_("LINE設定を保存し、接続を確認しました。"), "success")
     return render_template(
         "line_platform/settings.html", form=form, channel=channel, result=result,
-        webhook_url=services.webhook_url_of(channel),
+        webhook_url=services.webhook_url_of(channel), rich_menu=richmenu_summary(),
     )
 
 

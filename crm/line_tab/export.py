@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from crm.conversations.models import Direction, LineFriend, LineMessage
@@ -21,6 +22,30 @@ STATUS_LABELS = {
     "scheduled": "送信予約", "held": "保留", "queued": "送信待ち", "sending": "送信中",
     "sent": "送信済み", "failed": "失敗", "cancelled": "取り消し済み", "unconfirmed": "送信状況を確認できません",
 }
+
+# The 種類 column in words (LINE's message types); an unknown type is shown as LINE names it.
+TYPE_LABELS = {
+    "text": _l("テキスト"), "image": _l("写真"), "sticker": _l("スタンプ"), "location": _l("位置情報"),
+    "video": _l("動画"), "audio": _l("音声"), "file": _l("ファイル"), "imagemap": _l("イメージマップ"),
+    "template": _l("テンプレート"), "flex": _l("フレックスメッセージ"),
+}
+
+
+def type_label(message_type: str) -> str:
+    """The Japanese (or English) word for a LINE message type."""
+    label = TYPE_LABELS.get(message_type)
+    return str(label) if label is not None else message_type
+
+
+def body(message: LineMessage) -> str:
+    """The 本文 column: the text; for a location its name, address and coordinates."""
+    if message.message_type == "location":
+        payload = message.payload or {}
+        parts = [payload.get("title") or "", payload.get("address") or ""]
+        if payload.get("latitude") is not None and payload.get("longitude") is not None:
+            parts.append(f"({payload['latitude']}, {payload['longitude']})")
+        return " ".join(part for part in parts if part)
+    return message.text or ""
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -67,8 +92,8 @@ def _rows(shop, friend_ids=None):
             _("受信") if incoming else _("送信"),
             customer.full_name if customer else _("未連携"),
             friend.display_name,
-            message.message_type,
-            message.text or "",
+            type_label(message.message_type),
+            body(message),
             media,
             (message.payload or {}).get("fileName", ""),
             "" if incoming else STATUS_LABELS.get(message.status.value, message.status.value),

@@ -18,6 +18,6 @@ def line_tab_enabled() -> bool:
 
 
 @blueprint.app_template_global("line_unread")
-def line_unread() -> tuple[int, int, datetime | None]:
-    """The yellow bar's numbers for the signed-in shop."""
-    return unread_summary(current_user.shop_id)
+def line_unread(viewing: int | None = None) -> tuple[int, int, datetime | None]:
+    """The yellow bar's numbers for the signed-in shop, leaving out the conversation on screen."""
+    return unread_summary(current_user.shop_id, except_friend_id=viewing)

@@ -17,7 +17,6 @@ key is set once, when it is written.  PostgreSQL is the source of truth:
 * HELD rows (a shop that is no longer premium) are never released.
 """
 import logging
-import threading
 import uuid
 from datetime import timedelta
 
@@ -179,31 +178,3 @@ def register_cron(scheduler, queue_name=None, interval=60):
     queue_name = queue_name or current_app.config.get("RQ_QUEUE") or "default"
     return scheduler.register(run_worker_job, queue_name, args=(jobs.job_path(tick),), interval=interval,
                               job_timeout=600, name="line-tick")
-
-
-def tick_seconds(app):
-    """LINE_TICK_SECONDS: the in-process ticker's period (5 s by default; 0 turns it off)."""
-    return float(app.config["LINE_TICK_SECONDS"])
-
-
-def start_ticker(app, interval=None):
-    """Run tick() every few seconds in a daemon thread of this process; returns it (``.stop()``)."""
-    return jobs.Repeating(app, tick, interval or tick_seconds(app) or 5,
-                          name="crm-line-ticker").start()
-
-
-def init_ticker(app):
-    """With in-process jobs (no Redis; not in tests), start the ticker with the server's first request.
-
-    Several web processes each tick: harmless, the tick is idempotent.
-    """
-    if app.testing or app.config.get("JOBS_MODE") != "thread" or not tick_seconds(app):
-        return
-    lock, started = threading.Lock(), []
-
-    @app.before_request
-    def _start_line_ticker():
-        if not started:
-            with lock:
-                if not started:
-                    started.append(start_ticker(app))

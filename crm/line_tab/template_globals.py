@@ -1,10 +1,10 @@
-"""Template globals of the LINE tab's partials (included by templates other modules render), and its ticker."""
+"""Template globals of the LINE tab's partials (included by templates other modules render)."""
 
 from flask_login import current_user
 
 from crm.database import utcnow
 from crm.extensions import db
-from crm.line_tab import blueprint, drafts, lists, scheduling, times
+from crm.line_tab import blueprint, drafts, lists, times
 from crm.staff.models import Staff
 
 
@@ -57,7 +57,3 @@ def _pending_count():
 def _failed_count():
     return lists.failed_send_count(current_user.shop_id)
 
-
-@blueprint.record_once
-def _ticker(state):
-    scheduling.init_ticker(state.app)

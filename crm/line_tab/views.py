@@ -144,8 +144,9 @@ def unread():
 @blueprint.get("/line/unread-bar")
 def unread_bar():
     """The yellow bar alone, for polling from every page."""
-    response = make_response(render_template("line_tab/_yellow_bar.html",
-                                             unread=shop_inbox.unread_summary(current_user.shop_id)))
+    viewing = request.args.get("viewing", type=int)  # the conversation on screen: being read, not announced
+    response = make_response(render_template(
+        "line_tab/_yellow_bar.html", unread=shop_inbox.unread_summary(current_user.shop_id, except_friend_id=viewing)))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -40,6 +40,9 @@ class LinkRequest(ShopOwnedMixin, TimestampMixin, db.Model):
     source: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # richmenu or booking
     reason: Mapped[RequestReason] = mapped_column(str_enum(RequestReason), nullable=False)
     candidate_ids: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    # Records a booking made while this request waited (booked as the page without LINE
+    # would): resolving the request moves what they hold and removes them if left empty.
+    made_customer_ids: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list, server_default="[]")
     status: Mapped[RequestStatus] = mapped_column(str_enum(RequestStatus), nullable=False, default=RequestStatus.PENDING)
     resolved_customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id", ondelete="SET NULL"))
     resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))

@@ -25,9 +25,11 @@ from crm.customers.normalize import (
 )
 from crm.customers.services import save_customer, set_phone
 from crm.database import utcnow
-from crm.errors import UserError
 from crm.extensions import db
+from crm.linking.errors import LinkError
+from crm.linking.merging import linked_friend_id, lock_friend
 from crm.linking.models import LinkRequest, RequestReason, RequestStatus
+from crm.linking.strays import free_stray, settle_strays
 from crm.shops.models import Shop
 
 RICHMENU = "richmenu"  # the source of links typed into the rich-menu form
@@ -46,10 +48,6 @@ class LinkResult:
     customer: Customer | None = None
     request: LinkRequest | None = None
     candidates: list = field(default_factory=list)
-
-
-class LinkError(UserError, ValueError):
-    """A link the one-to-one rule forbids; the message is for the owner."""
 
 
 @dataclass(frozen=True)
@@ -76,16 +74,6 @@ def _name_agrees(customer, typed):
     keys = {customer.name_norm, customer.kana_norm or ""} - {""}
     as_kana = normalize_kana(name)
     return bool(keys & {name, as_kana, kana} - {""})
-
-
-def lock_friend(friend_id):
-    """The friend row, locked for this transaction (two links of one friend never race)."""
-    # populate_existing: the row as it is now (after waiting for the lock), not as
-    # this session last saw it, or a concurrent link would go unnoticed.
-    stmt = sa.select(LineFriend).where(LineFriend.id == friend_id).execution_options(populate_existing=True)
-    if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return db.session.scalars(stmt).one()
 
 
 def candidates_for(shop_id, phone_e164):
@@ -138,11 +126,6 @@ def match_and_link(friend: LineFriend, typed: Typed, source: str, region: str = 
         return LinkResult(Outcome.LINKED, customer=customer)
     reason = RequestReason.NAME_MISMATCH if not agreeing else RequestReason.SEVERAL
     return _request(friend, typed, phone, source, reason, candidates)
-
-
-def linked_friend_id(customer):
-    """The id of the friend linked to this customer, or None."""
-    return db.session.scalar(sa.select(LineFriend.id).where(LineFriend.customer_id == customer.id))
 
 
 def _create_customer(shop_id, typed, phone):
@@ -214,9 +197,12 @@ def create_customer_for(friend, family_name, given_name="", phone="", kana=""):
     return customer
 
 
-def resolve_request(request, customer, by):
+def resolve_request(request: LinkRequest, customer: Customer | None, by) -> Customer:
     """The owner answers a link request: link to this customer, or to a new one (customer None)."""
     friend = db.session.get(LineFriend, request.friend_id)
+    if customer is None:
+        # A booking already made a record for these details: that one, not a third.
+        customer = free_stray(request)
     if customer is None:
         try:
             phone = normalize_phone(request.phone)
@@ -235,10 +221,12 @@ def resolve_request(request, customer, by):
 def _close_requests(friend, customer):
     for request in db.session.scalars(
         sa.select(LinkRequest).where(LinkRequest.friend_id == friend.id, LinkRequest.status == RequestStatus.PENDING)
-    ):
+    ).all():
         request.status = RequestStatus.RESOLVED
         request.resolved_customer_id = customer.id
         request.resolved_at = utcnow()
+        # What the waiting request made (a booking's own record) now belongs to the answer.
+        settle_strays(request, customer)
 
 
 def unlink(friend):

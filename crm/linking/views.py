@@ -15,8 +15,10 @@ from crm.errors import back_to
 from crm.extensions import db, limiter
 from crm.linking import blueprint, notify, services, tokens
 from crm.linking.forms import LinkForm, LinkingSettingsForm, NewCustomerForm
-from crm.linking.merge import merge_customers
+from crm.linking.merging import merge_customers
 from crm.linking.models import LinkRequest, RequestStatus
+from crm.linking.strays import made_customers
+from crm.shops.models import Shop
 from crm.staff.decorators import owner_required
 from crm.staff.forms import ConfirmForm
 
@@ -39,6 +41,7 @@ def form(token):
     ).first()
     if friend is None:
         return render_template("linking/link_invalid.html", reason="forged"), 400
+    shop = db.session.get(Shop, friend.shop_id)  # the customer sees the salon's name, not 顧客台帳
     form = LinkForm()
     if form.validate_on_submit():
         typed = services.Typed(form.family_name.data, form.given_name.data, form.phone.data)
@@ -56,8 +59,8 @@ def form(token):
                 notify.confirm_linked(friend, result.customer)
             elif result.outcome == services.Outcome.PENDING:
                 notify.confirm_pending(friend)
-            return render_template("linking/link_done.html", outcome=result.outcome.value)
-    return render_template("linking/link_form.html", form=form, friend=friend)
+            return render_template("linking/link_done.html", outcome=result.outcome.value, shop=shop)
+    return render_template("linking/link_form.html", form=form, friend=friend, shop=shop)
 
 
 @blueprint.post("/line/friends/<int:friend_id>/link")
@@ -105,7 +108,13 @@ def resolve(request_id):
     back_to(url_for("line_tab.unlinked_friends"))  # a LinkError: flashed there
     customer = services.resolve_request(link_request, customer, by=current_user)
     notify.confirm_linked(db.session.get(LineFriend, link_request.friend_id), customer)
+    kept = [c for c in made_customers(link_request) if c.id != customer.id]
     flash(_("連携依頼を処理しました。"), "success")
+    if kept:
+        # The booking moved, but the record it made has its own history: offer the merge now.
+        flash(_("%(other)s 様の記録には他の履歴があるため残しました。同じ方なら統合してください。",
+                other=kept[0].full_name), "info")
+        return redirect(url_for("linking.merge", customer_id=customer.id, q=kept[0].full_name))
     return redirect(url_for("customers.show", customer_id=customer.id))
 
 

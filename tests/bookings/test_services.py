@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from crm.bookings import lists, services, texts
 from crm.bookings.models import Booking
 from crm.customers.services import delete_customer
-from crm.linking.merge import merge_customers
+from crm.linking.merging import merge_customers
 from tests.bookings.helpers import book, bookable_shop, free_starts
 from tests.factories import make_customer
 

@@ -5,8 +5,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
+from crm import ticker as in_process
 from crm.extensions import db
-from crm.line_tab import scheduling, times
+from crm.line_tab import times
 from crm.shops.models import Shop
 from crm.staff.models import LineSendMode
 from tests import factories
@@ -155,7 +156,7 @@ def test_a_message_scheduled_a_minute_ahead_arrives_then_and_a_cancelled_one_nev
         expect(owner.locator(".scheduled-item")).to_contain_text(local.strftime("%Y/%m/%d %H:%M"))
 
         # The embedded default's ticker (jobs in threads): every second here.
-        ticker = scheduling.start_ticker(line_app.app, interval=1)
+        ticker = in_process.start_ticker(line_app.app, interval=1)
         while datetime.now(timezone.utc) < due - timedelta(seconds=1.5):
             assert _texts(line_sandbox, line_app.channel_id) == [], "sent before its time"
             owner.wait_for_timeout(500)

@@ -240,3 +240,17 @@ def test_list_page_query_count_does_not_grow_with_page_size(client, signed_in, a
     # the signed-in staff member (with shop), the count, the page, the page's tags, the shop's tags
     # (the filter), the yellow bar's unread summary
     assert counts[5] <= 6
+
+
+@pytest.mark.parametrize("query", ["4910", "０７０４９１", "49106", "-4910-", "704910"])
+def test_a_partial_phone_matches_anywhere_in_the_number(client, signed_in, query):
+    make_customer(signed_in, family_name="中村", given_name="愛", phone="070-4910-6498")
+    make_customer(signed_in, family_name="佐藤", given_name="花子", phone="080-9999-0000")
+    html = client.htmx_get("/customers/", "customer-results", query_string={"q": query}).get_data(as_text=True)
+    assert "中村 愛" in html and "佐藤 花子" not in html
+
+
+def test_a_phone_infix_needs_four_digits(client, signed_in):
+    make_customer(signed_in, family_name="中村", given_name="愛", phone="070-4910-6498")
+    assert "中村 愛" not in client.htmx_get("/customers/", "customer-results",
+                                          query_string={"q": "491"}).get_data(as_text=True)

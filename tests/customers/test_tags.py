@@ -184,7 +184,7 @@ def test_english_labels(client, signed_in, english):
 
 def test_a_merge_keeps_the_tags_and_opt_out_of_both(db, shop):
     from crm.customers.services import delete_customer, set_opt_out
-    from crm.linking.merge import merge_customers
+    from crm.linking.merging import merge_customers
 
     s = shop[0]
     keep, remove = make_customer(s, family_name="残す"), make_customer(s, family_name="消す")

@@ -87,3 +87,24 @@ def test_a_customers_export_is_owner_only_as_the_shops_is(client, auth, line_sho
     auth.logout()
     auth.login(line_shop.owner)
     assert client.get(f"/customers/{customer.id}/line/export.csv").status_code == 200
+
+
+def test_the_type_column_is_in_words_and_a_location_has_its_address(client, auth, line_shop):
+    customer = make_customer(line_shop.shop, family_name="佐藤")
+    friend = make_friend(line_shop.shop, customer=customer)
+    at = datetime(2026, 6, 1, 1, 0, tzinfo=timezone.utc)
+    kinds = [("text", {}, "こんにちは"), ("image", {}, None), ("sticker", {"packageId": "1", "stickerId": "2"}, None),
+             ("location", {"title": "サロン前", "address": "東京都渋谷区神南1-2-3", "latitude": 35.66,
+                           "longitude": 139.7}, None),
+             ("video", {}, None), ("audio", {}, None), ("file", {"fileName": "a.pdf"}, None)]
+    _db.session.add_all(
+        LineMessage(shop_id=line_shop.shop.id, friend_id=friend.id, direction=Direction.INCOMING, message_type=kind,
+                    text=text, payload=payload, sent_at=at.replace(minute=i))
+        for i, (kind, payload, text) in enumerate(kinds))
+    _db.session.flush()
+    auth.login(line_shop.owner)
+    text = client.get(f"/customers/{customer.id}/line/export.csv").get_data(as_text=True)
+    table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert [row[4] for row in table[1:]] == ["テキスト", "写真", "スタンプ", "位置情報", "動画", "音声", "ファイル"]
+    assert table[4][5] == "サロン前 東京都渋谷区神南1-2-3 (35.66, 139.7)"
+    assert table[1][5] == "こんにちは"

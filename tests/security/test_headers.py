@@ -96,6 +96,8 @@ def production_app(app, monkeypatch):
         SECRET_KEY = "production-test-key"
         CREDENTIALS_KEYS = TestingConfig.CREDENTIALS_KEYS
         SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
+        # No in-process ticker: its threads would share the test's connection (db.session is swapped per test).
+        LINE_TICK_SECONDS = 0
 
     return create_app(Config)
 

@@ -1,7 +1,7 @@
 """新着の通知 (instant_notices, notification_settings.instant_mode and quiet hours); index for 後で通知's remind_at
 
 Revision ID: e17b0a1b2c3d
-Revises: d4e5f6a7b8c9
+Revises: c4e1a9d2b7f3
 Create Date: 2026-12-03 14:00:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'e17b0a1b2c3d'
-down_revision = 'd4e5f6a7b8c9'
+down_revision = 'c4e1a9d2b7f3'
 branch_labels = None
 depends_on = None
 

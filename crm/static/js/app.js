@@ -3,10 +3,14 @@
 (function () {
   "use strict";
 
-  // <form data-confirm="..."> asks before it is submitted.
+  // <form data-confirm="..."> asks before it is submitted; so does a <button data-confirm="...">
+  // that submits it (e.g. 予約を取り消す beside 予約を変更 in one form).
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    if (!(form instanceof HTMLFormElement)) return;
+    var button = event.submitter;
+    var question = (button && button.dataset && button.dataset.confirm) || form.dataset.confirm;
+    if (question && !window.confirm(question)) {
       event.preventDefault();
       event.stopImmediatePropagation();
     }
