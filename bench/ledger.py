@@ -615,7 +615,7 @@ def main(argv=None):
         "first keystroke (info)": lambda n: search_requests(first_keystroke_queries(n, rng), rng),
     }
     load_before = os.getloadavg()[0]
-    for name, make in categories.items():  # warm caches, the plan cache and the templates
+    for make in categories.values():  # warm caches, the plan cache and the templates
         run(client, engine, make(args.warmup))
     results = {}
     for name, make in categories.items():

@@ -168,7 +168,7 @@ def schedule_batch(app, world, args, due):
     """args.messages messages across the shops, all due at `due`, written by the scheduling service."""
     with app.app_context():
         n = 0
-        for shop_id, owner_id, _channel_id, friend_ids in world:
+        for _shop_id, owner_id, _channel_id, friend_ids in world:
             for friend_id in friend_ids:
                 if n >= args.messages:
                     break
@@ -189,7 +189,7 @@ def schedule_singles(app, world, args, first_due):
         spare = [(shop_id, owner_id, f) for shop_id, owner_id, _c, friend_ids in world for f in friend_ids]
         spare = spare[args.messages:args.messages + args.singles]
         dues = {}
-        for i, (shop_id, owner_id, friend_id) in enumerate(spare):
+        for i, (_shop_id, owner_id, friend_id) in enumerate(spare):
             due = first_due + timedelta(seconds=i)
             friend = db.session.get(LineFriend, friend_id)
             row = scheduling.schedule_text(friend, f"単発 {i:03d}", sender_id=owner_id, scheduled_at=due,

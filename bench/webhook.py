@@ -418,7 +418,7 @@ def main(argv=None):
     p99_met = p[99] <= TARGET_P99_MS
     ratio_met = ratio >= TARGET_RATIO
     print()
-    for n, (ol, cl) in enumerate(zip(open_rounds, closed_rounds), 1):
+    for n, (ol, cl) in enumerate(zip(open_rounds, closed_rounds, strict=False), 1):
         print(f"round {n}: open loop {ol['requests']} requests ({ol['requests'] / ol['elapsed']:.1f} req/s achieved), "
               f"{ol['events']} events, statuses {ol['statuses']}, max scheduler lag {ol['max_lag'] * 1000:.1f} ms, "
               f"steal {_share(ol['steal'])} %; "
@@ -449,7 +449,7 @@ def write_docs(args, command, settings, open_rounds, closed_rounds, p, ratio, we
         f"| {n} | {ol['p'][50]:.1f} | {ol['p'][99]:.1f} | {ol['p']['max']:.1f} | {_share(ol['steal'])} "
         f"| {cl['webhook']['rps']:.0f} | {cl['bare']['rps']:.0f} | {cl['ratio']:.2f} "
         f"| {_share(cl['steal'][0])} / {_share(cl['steal'][1])} |"
-        for n, (ol, cl) in enumerate(zip(open_rounds, closed_rounds), 1)
+        for n, (ol, cl) in enumerate(zip(open_rounds, closed_rounds, strict=False), 1)
     )
     section = f"""{SECTION}
 

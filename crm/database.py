@@ -1,6 +1,7 @@
 """Column types and helpers shared by every domain's models."""
 import threading
 from datetime import datetime, timezone
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -108,7 +109,7 @@ def autocommit_engine():
     return autocommit
 
 
-_autocommit_engines = {}
+_autocommit_engines: dict[str, Engine] = {}
 _autocommit_lock = threading.Lock()
 
 
@@ -151,13 +152,11 @@ def skip_locked(stmt: sa.Select) -> sa.Select:
     return stmt
 
 
-def insert_ignoring(target: object, index_elements: list[str]) -> sa.Insert:
+def insert_ignoring(target: Any, index_elements: list[str]) -> Any:
     """INSERT ... ON CONFLICT (index_elements) DO NOTHING, in the session's dialect."""
     name = db.session.get_bind().dialect.name
     if name == "postgresql":
-        insert = postgresql.insert
-    elif name == "sqlite":
-        insert = sqlite.insert
-    else:
-        raise NotImplementedError(name)
-    return insert(target).on_conflict_do_nothing(index_elements=index_elements)
+        return postgresql.insert(target).on_conflict_do_nothing(index_elements=index_elements)
+    if name == "sqlite":
+        return sqlite.insert(target).on_conflict_do_nothing(index_elements=index_elements)
+    raise NotImplementedError(name)

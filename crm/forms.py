@@ -12,7 +12,7 @@ from crm.security import control_character_in, unchecked
 class NoControlCharacters:
     """Refuse NUL, BEL, ESC, DEL, ... (PostgreSQL stores no NUL); a textarea keeps tab and new lines."""
 
-    field_flags = {}
+    field_flags: dict[str, bool] = {}
 
     def __init__(self, multiline: bool):
         self.multiline = multiline

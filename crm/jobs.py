@@ -147,7 +147,7 @@ def _thread_pool():
     return _executor
 
 
-_redis_clients = {}
+_redis_clients: dict[str, Any] = {}
 
 
 def redis_connection():

@@ -34,9 +34,6 @@ customers_merging = _signals.signal("customers-merging")
 #: that friend made on the stray record (bookings) to `customer`.
 stray_customer_settling = _signals.signal("stray-customer-settling")
 
-#: sender: the Shop, after its plan changed; kwargs: was_premium, is_premium.
-plan_changed = _signals.signal("plan-changed")
-
 #: sender: the LineFriend whose 後で通知 time (remind_at) came; kwargs: staff_id (who set it
 #: aside, may be None), remind_at. Sent once per reminder, from the tick; the digests add it
 #: to the staff member's notifications.

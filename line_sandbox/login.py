@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jwt
 from flask import Blueprint, g, jsonify, redirect, render_template, request

@@ -70,7 +70,7 @@ def _record_delivery(state, data, via: str, recipients: list, body: dict, retry_
         if message.get("type") in QUOTABLE:
             sent["quoteToken"] = uuid.uuid4().hex + uuid.uuid4().hex
         sent_messages.append(sent)
-    stamped = [{**m, "id": s["id"]} for m, s in zip(messages, sent_messages)]
+    stamped = [{**m, "id": s["id"]} for m, s in zip(messages, sent_messages, strict=False)]
     for user_id in recipients:
         state.chat(channel_id, user_id).append({
             "id": g.request_id, "from": "bot", "at": iso_now(), "via": via, "messages": stamped,
@@ -281,7 +281,7 @@ def mark_as_read_by_token():
     validate_body(body)
     state = sandbox().state
     with state.read() as data:
-        for user_id, chat in data["chats"].get(g.channel_id, {}).items():
+        for user_id, chat in data["chats"].get(g.channel_id, {}).items():  # noqa: B007 (the user found is read after the loop)
             if any(e["event"].get("message", {}).get("markAsReadToken") == body["markAsReadToken"]
                    for e in chat if e["from"] == "user"):
                 break

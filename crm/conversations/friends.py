@@ -1,5 +1,8 @@
 """LINE friends and the customers they are linked to."""
+from collections.abc import Sequence
+
 import sqlalchemy as sa
+from sqlalchemy import Row
 
 from crm import signals
 from crm.conversations.models import Direction, LineFriend, LineMessage
@@ -24,7 +27,7 @@ def _unlink_deleted_customer(customer: Customer, **_: object) -> None:
     )
 
 
-def unlinked_friends(shop_id):
+def unlinked_friends(shop_id: int) -> Sequence[Row[tuple[LineFriend, int]]]:
     """Friends without a customer, most recent message first, with their message counts."""
     counts = (
         sa.select(LineMessage.friend_id, sa.func.count().label("n"))

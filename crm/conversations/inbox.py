@@ -1,5 +1,9 @@
 """The shop's conversations: the inbox (LINEトーク), the unread ones (イエローバー) and their count."""
+from collections.abc import Sequence
+from datetime import datetime
+
 import sqlalchemy as sa
+from sqlalchemy import Row
 
 from crm.conversations.models import LineFriend, LineMessage
 from crm.conversations.read_state import visible_in_bar
@@ -8,7 +12,7 @@ from crm.database import utcnow
 from crm.extensions import db
 
 
-def unread_summary(shop_id: int, except_friend_id: int | None = None):
+def unread_summary(shop_id: int, except_friend_id: int | None = None) -> tuple[int, int, datetime | None]:
     """(conversations, messages, oldest unread time) of the shop, in one query; without the one on screen.
 
     What is set aside until a later time (後で通知 with 通知する日時) is not counted until then.
@@ -22,10 +26,11 @@ def unread_summary(shop_id: int, except_friend_id: int | None = None):
                   sa.func.min(LineFriend.unread_since))
         .where(*where)
     ).one()
-    return row[0], int(row[1]), row[2]
+    return int(row[0]), int(row[1]), row[2]
 
 
-def unread_conversations(shop_id, limit=50):
+def unread_conversations(shop_id: int, limit: int = 50) -> Sequence[Row[tuple[LineFriend, Customer]]]:
+    # (The customer is None for a friend not linked yet: an outer join.)
     """Unread conversations, oldest first, with their customers."""
     return db.session.execute(
         sa.select(LineFriend, Customer)
@@ -36,7 +41,7 @@ def unread_conversations(shop_id, limit=50):
     ).all()
 
 
-def inbox(shop_id, limit=100):
+def inbox(shop_id: int, limit: int = 100) -> Sequence[Row[tuple[LineFriend, Customer, LineMessage]]]:
     """Conversations by their last message (either direction), newest first, with the customer and that message."""
     last = (
         sa.select(LineMessage.friend_id, sa.func.max(LineMessage.id).label("last_id"))

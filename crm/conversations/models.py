@@ -1,6 +1,7 @@
 """LINE friends of a shop's LINE Official Account, their link to a customer, their messages."""
 import enum
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -53,14 +54,14 @@ class LineFriend(ShopOwnedMixin, TimestampMixin, db.Model):
     )
 
     @property
-    def unread(self):
+    def unread(self) -> bool:
         return self.unread_since is not None
 
     @property
-    def blocked(self):
+    def blocked(self) -> bool:
         return not self.followed
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<LineFriend {self.id} {self.line_user_id} customer={self.customer_id}>"
 
 
@@ -100,7 +101,7 @@ class LineMessage(ShopOwnedMixin, TimestampMixin, db.Model):
     direction: Mapped[Direction] = mapped_column(str_enum(Direction), nullable=False)
     message_type: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # text, image, sticker, ...
     text: Mapped[str | None] = mapped_column(sa.Text)
-    payload: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)
     # When it was said: the event timestamp for incoming, the send time for outgoing.
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -145,7 +146,7 @@ class LineMessage(ShopOwnedMixin, TimestampMixin, db.Model):
     )
 
     @property
-    def hidden(self):
+    def hidden(self) -> bool:
         return self.unsent_at is not None
 
 

@@ -4,6 +4,7 @@ opens it or replies, 後で通知 sets it again.
 Services flush; the request commits.
 """
 from datetime import datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -11,6 +12,7 @@ from crm import signals
 from crm.conversations.models import Direction, LineFriend, LineMessage, LineRead
 from crm.database import utcnow
 from crm.extensions import db
+from crm.staff.models import Staff
 
 
 def record_incoming(friend: LineFriend, message: LineMessage) -> None:
@@ -19,13 +21,14 @@ def record_incoming(friend: LineFriend, message: LineMessage) -> None:
     A conversation set aside until a time (後で通知 with 通知する日時) comes back at once:
     the customer wrote again.
     """
-    if friend.unread_since is None or message.sent_at < friend.unread_since:
-        friend.unread_since = message.sent_at
+    when = message.sent_at or utcnow()
+    if friend.unread_since is None or when < friend.unread_since:
+        friend.unread_since = when
     friend.unread_count += 1
     friend.remind_at = None
 
 
-def mark_read(friend, staff):
+def mark_read(friend: LineFriend, staff: Staff | None) -> bool:
     """Someone opened the LINE tab (or replied): read, and who read it is recorded."""
     if friend.unread_since is None:
         return False
@@ -43,7 +46,7 @@ def mark_read(friend, staff):
     return True
 
 
-def notify_later(friend: LineFriend, staff: object, remind_at: datetime | None = None) -> None:
+def notify_later(friend: LineFriend, staff: Staff | None, remind_at: datetime | None = None) -> None:
     """後で通知: back to unread, so the digests keep showing it until someone answers.
 
     With a time (remind_at) it leaves the yellow bar until then (see visible_in_bar), and
@@ -64,7 +67,7 @@ def notify_later(friend: LineFriend, staff: object, remind_at: datetime | None =
     db.session.flush()
 
 
-def visible_in_bar(now: datetime):
+def visible_in_bar(now: datetime) -> sa.ColumnElement[bool]:
     """SQL: a conversation the yellow bar counts now, i.e. not set aside until a later time."""
     return sa.or_(LineFriend.remind_at.is_(None), LineFriend.remind_at <= now)
 
@@ -80,14 +83,14 @@ def fire_reminders(now: datetime | None = None) -> int:
     ).all()
     fired = 0
     for friend_id, remind_at in due:
-        won = db.session.execute(
+        won = cast(sa.CursorResult[Any], db.session.execute(
             sa.update(LineFriend).where(LineFriend.id == friend_id, LineFriend.remind_at == remind_at)
             .values(remind_at=None, updated_at=now).execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         if not won:
             continue
         friend = db.session.get(LineFriend, friend_id, populate_existing=True)
-        if friend.unread_since is None:
+        if friend is None or friend.unread_since is None:
             continue  # answered meanwhile: nothing to remind of
         signals.reminder_due.send(friend, staff_id=friend.notify_later_by_id, remind_at=remind_at)
         fired += 1

@@ -161,12 +161,12 @@ def parse_birthday(text: str, today: date) -> date:
     if match := _WESTERN.fullmatch(value) or _COMPACT.fullmatch(value):
         year, month, day = (int(g) for g in match.groups())
     elif match := _ERA.fullmatch(value):
-        era, number, month, day = match.groups()
+        era, era_year, month_text, day_text = match.groups()
         start, last = _ERAS[era]
-        number = 1 if number == "元" else int(number)
+        number = 1 if era_year == "元" else int(era_year)
         if not 1 <= number <= last:
             raise ValueError("year outside the era")
-        year, month, day = start + number - 1, int(month), int(day)
+        year, month, day = start + number - 1, int(month_text), int(day_text)
     else:
         raise ValueError("unknown format")
     result = date(year, month, day)  # ValueError for 2月30日

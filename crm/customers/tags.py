@@ -139,11 +139,12 @@ def tags_for_customers(shop_id: int, customer_ids: Iterable[int]) -> dict[int, l
 
 def tag_usage(shop_id: int) -> dict[int, int]:
     """tag id → how many customers carry it."""
-    return dict(db.session.execute(
+    rows = db.session.execute(
         sa.select(CustomerTag.tag_id, sa.func.count())
         .where(CustomerTag.shop_id == shop_id)
         .group_by(CustomerTag.tag_id)
-    ).all())
+    ).all()
+    return {tag_id: count for tag_id, count in rows}
 
 
 def has_tag_condition(shop_id: int, tag_id: int):

@@ -11,6 +11,7 @@ a retried push is delivered once.  後で通知's reminders come here too (remin
 import logging
 import uuid
 from datetime import datetime, time, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -22,8 +23,8 @@ from crm.conversations.models import Direction, LineFriend, LineMessage
 from crm.customers.models import Customer
 from crm.database import insert_ignoring, utcnow
 from crm.digests import line_notify
-from crm.digests.render import _link
 from crm.digests.models import InstantNotice, Notification, NotificationSettings
+from crm.digests.render import _link
 from crm.extensions import db
 from crm.shops.models import Shop
 from crm.shops.plans import line_tab_available
@@ -70,7 +71,7 @@ def recipients(friend: LineFriend, message: LineMessage, now: datetime) -> list[
     if not line_notify.configured():
         return []
     shop = db.session.get(Shop, friend.shop_id)
-    if not line_tab_available(shop, now):
+    if shop is None or not line_tab_available(shop, now):
         return []
     rows = db.session.scalars(
         sa.select(NotificationSettings).join(Staff, Staff.id == NotificationSettings.staff_id)
@@ -95,12 +96,12 @@ def _add(staff_id: int, shop_id: int, slot: datetime, message_id: int) -> bool:
     db.session.execute(insert_ignoring(InstantNotice, ["staff_id", "slot"]).values(
         shop_id=shop_id, staff_id=staff_id, slot=slot, status="pending", first_message_id=message_id,
         last_message_id=message_id, messages=0, line_retry_key=str(uuid.uuid4()), created_at=utcnow()))
-    return db.session.execute(
+    return cast(sa.CursorResult[Any], db.session.execute(
         sa.update(InstantNotice)
         .where(InstantNotice.staff_id == staff_id, InstantNotice.slot == slot, InstantNotice.status == "pending")
         .values(messages=InstantNotice.messages + 1, last_message_id=message_id)
         .execution_options(synchronize_session=False)
-    ).rowcount == 1
+    )).rowcount == 1
 
 
 def queue_for(friend: LineFriend, message: LineMessage, now: datetime | None = None) -> list[int]:
@@ -126,7 +127,8 @@ def _text(notice: InstantNotice, locale: str) -> str:
         .order_by(LineMessage.id.desc()).limit(50)
     ).all()
     with force_locale(locale):
-        lines, seen = [_("LINEの新着メッセージ %(n)d件", n=notice.messages)], set()
+        lines = [_("LINEの新着メッセージ %(n)d件", n=notice.messages)]
+        seen: set[int] = set()
         for message, friend, customer in rows:
             if friend.id in seen or len(seen) >= PREVIEW:
                 continue
@@ -151,13 +153,13 @@ def send_due(now: datetime | None = None) -> int:
     ).all()
     sent = 0
     for notice_id in ids:
-        claimed = db.session.execute(
+        claimed = cast(sa.CursorResult[Any], db.session.execute(
             sa.update(InstantNotice).where(InstantNotice.id == notice_id, InstantNotice.status == "pending")
             .values(status="sending").execution_options(synchronize_session=False)
-        ).rowcount
-        if not claimed:
+        )).rowcount
+        notice = db.session.get(InstantNotice, notice_id, populate_existing=True) if claimed else None
+        if notice is None:
             continue
-        notice = db.session.get(InstantNotice, notice_id, populate_existing=True)
         settings = db.session.get(NotificationSettings, notice.staff_id)
         staff = db.session.get(Staff, notice.staff_id)
         if settings is None or settings.line_user_id is None or staff is None:

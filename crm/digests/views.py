@@ -178,14 +178,17 @@ def notify_webhook():
         if kind == "unfollow":
             connections.disconnect_line_user(user_id)
         elif kind == "follow":
-            jobs.enqueue_after_commit(line_notify.reply, event.get("replyToken"), _("友だち追加ありがとうございます。顧客台帳の「通知設定」で表示される連携コードを、このトークに送信してください。"))
+            jobs.enqueue_after_commit(line_notify.reply, event.get("replyToken"), _(
+                "友だち追加ありがとうございます。顧客台帳の「通知設定」で表示される連携コードを、このトークに送信してください。"))
         elif kind == "message" and (event.get("message") or {}).get("type") == "text":
             match = _CODE_IN_TEXT.search(event["message"].get("text") or "")
             settings = connections.connect_with_code(match.group(0), user_id) if match else None
             if settings is not None:
-                jobs.enqueue_after_commit(line_notify.reply, event.get("replyToken"), _("顧客台帳の通知と連携しました。未読メッセージのお知らせ（毎日8時・20時）をこのトークにお送りします。"))
+                jobs.enqueue_after_commit(line_notify.reply, event.get("replyToken"), _(
+                    "顧客台帳の通知と連携しました。未読メッセージのお知らせ（毎日8時・20時）をこのトークにお送りします。"))
             else:
-                jobs.enqueue_after_commit(line_notify.reply, event.get("replyToken"), _("連携コードが正しくないか、有効期限が切れています。顧客台帳の「通知設定」で新しいコードを発行してください。"))
+                jobs.enqueue_after_commit(line_notify.reply, event.get("replyToken"), _(
+                    "連携コードが正しくないか、有効期限が切れています。顧客台帳の「通知設定」で新しいコードを発行してください。"))
     # The replies are jobs after the request's commit: linked before anyone is
     # answered, and no transaction open while LINE is called.
     return {}, 200

@@ -21,7 +21,7 @@ from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent
 from crm.shops.models import LineChannel
 
 _SECRETS_TTL = 60.0
-_secrets = {}  # webhook key -> (expires at, shop id, channel secret, secret version)
+_secrets: dict[str, tuple[float, int, str, int]] = {}  # webhook key -> (expires at, shop id, channel secret, secret version)
 
 
 def channel_secret(key, fresh=False):

@@ -17,9 +17,8 @@ def is_transient(exc: BaseException) -> bool:
 
 def never_sent(exc: BaseException) -> bool:
     """True when the request certainly did not reach LINE (the connection was never made)."""
-    if isinstance(exc, MaxRetryError):
-        exc = exc.reason
-    return isinstance(exc, (NewConnectionError, ConnectTimeoutError, ConnectionRefusedError))
+    cause: BaseException | None = exc.reason if isinstance(exc, MaxRetryError) else exc
+    return isinstance(cause, (NewConnectionError, ConnectTimeoutError, ConnectionRefusedError))
 
 
 def request_id(headers: dict | None) -> str | None:

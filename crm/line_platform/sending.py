@@ -112,12 +112,12 @@ def resend(message: LineMessage) -> LineMessage:
 
     A guarded status change, so two clicks (or two staff) resend it once.
     """
-    changed = db.session.execute(
+    changed = db.session.execute(  # an UPDATE's result is a CursorResult, which has rowcount
         sa.update(LineMessage)
         .where(LineMessage.id == message.id, LineMessage.status == SendStatus.UNCONFIRMED)
         .values(status=SendStatus.QUEUED, updated_at=utcnow(), failure_reason=None)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     if not changed:
         raise NotResendable(_("このメッセージは再送できません。"))
     db.session.refresh(message)
@@ -159,7 +159,7 @@ def deliver_many(message_ids, stale_after=claims.LEGACY_STALE_AFTER):
     rows = {row.id: row for row in db.session.scalars(
         sa.select(LineMessage).where(LineMessage.id.in_([p.message_id for p in plans]))
         .execution_options(populate_existing=True))}
-    return [claims.record(plan, outcome, rows[plan.message_id]) for plan, outcome in zip(plans, outcomes)]
+    return [claims.record(plan, outcome, rows[plan.message_id]) for plan, outcome in zip(plans, outcomes, strict=False)]
 
 
 def sweep_outgoing(stale_after=claims.LEGACY_STALE_AFTER):

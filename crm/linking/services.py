@@ -85,7 +85,8 @@ def candidates_for(shop_id, phone_e164):
 
 def needs_confirmation(shop_id: int, source: str) -> bool:
     """Whether a link from `source` waits for the owner (the rich-menu form, unless the shop chose 自動)."""
-    return source == RICHMENU and not db.session.get(Shop, shop_id).link_automatically
+    shop = db.session.get(Shop, shop_id)
+    return source == RICHMENU and not (shop is not None and shop.link_automatically)
 
 
 def match_and_link(friend: LineFriend, typed: Typed, source: str, region: str = "JP") -> LinkResult:

@@ -30,9 +30,9 @@ def made_customers(request: LinkRequest) -> list[Customer]:
     ids = request.made_customer_ids or []
     if not ids:
         return []
-    return db.session.scalars(
+    return list(db.session.scalars(
         sa.select(Customer).where(Customer.id.in_(ids), Customer.shop_id == request.shop_id).order_by(Customer.id)
-    ).all()
+    ))
 
 
 def free_stray(request: LinkRequest) -> Customer | None:

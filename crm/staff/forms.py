@@ -55,7 +55,8 @@ class StaffForm(BaseForm):
 class StaffCreateForm(StaffForm):
     email = EmailField(
         _l("メールアドレス"),
-        validators=[DataRequired(_l("メールアドレスを入力してください。")), Email(_l("メールアドレスの形式が正しくありません。")), Length(max=254)],
+        validators=[DataRequired(_l("メールアドレスを入力してください。")),
+                    Email(_l("メールアドレスの形式が正しくありません。")), Length(max=254)],
     )
     password = _password_field(_l("初期パスワード"))
 

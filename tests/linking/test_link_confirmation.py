@@ -112,7 +112,7 @@ def test_the_owner_chooses_automatic_linking_on_the_booking_settings(client, aut
     assert client.post_form("/settings/booking/linking", {"mode": "confirm"}).status_code == 302
     _db.session.refresh(line_shop.shop)
     assert line_shop.shop.link_automatically is False
-    response = client.post_form("/settings/booking/linking", {"mode": "auto"})
+    assert client.post_form("/settings/booking/linking", {"mode": "auto"}).status_code == 302
     _db.session.refresh(line_shop.shop)
     assert line_shop.shop.link_automatically is True
     # A tampered value changes nothing and says so.

@@ -123,7 +123,7 @@ def test_signed_out_visitors_are_sent_to_sign_in_first(app, client, db):
     shop, owner = make_shop(plan=Plan.BASIC)
     customer = make_customer(shop)
     make_friend(shop, customer=customer)
-    for endpoint, method, url in line_tab_requests(app, {"customer_id": customer.id}):
+    for _endpoint, method, url in line_tab_requests(app, {"customer_id": customer.id}):
         if method == "GET":
             assert client.get(url).status_code in (302, 401), url
 
