@@ -22,6 +22,7 @@ import crm.bookings.tabs  # noqa: F401  (registers the 予約 tab)
 import crm.bookings.views  # noqa: F401
 import crm.conversations.friends  # noqa: F401  (signal receivers)
 import crm.conversations.record  # noqa: F401  (the linked friend on every tab)
+import crm.conversations.status  # noqa: F401  (signal receivers: 要対応 on a message, 対応済み on a reply)
 import crm.customers.csv_views  # noqa: F401
 import crm.customers.info_tab  # noqa: F401  (registers the 顧客情報 tab)
 import crm.customers.tag_views  # noqa: F401
@@ -33,7 +34,9 @@ import crm.line_tab.drafts_views  # noqa: F401
 import crm.line_tab.friends_views  # noqa: F401
 import crm.line_tab.inbox_views  # noqa: F401
 import crm.line_tab.nav  # noqa: F401  (template globals of the navigation)
+import crm.line_tab.saved_replies_views  # noqa: F401
 import crm.line_tab.scheduled_views  # noqa: F401
+import crm.line_tab.state_views  # noqa: F401
 import crm.line_tab.tabs  # noqa: F401  (registers the LINE tab)
 import crm.line_tab.template_globals  # noqa: F401  (the partials' globals)
 import crm.line_tab.views  # noqa: F401

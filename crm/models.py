@@ -27,6 +27,7 @@ from crm.digests.models import (  # noqa: F401
 )
 from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent  # noqa: F401
 from crm.line_tab.models import LineDraft, LineFailureAck  # noqa: F401
+from crm.line_tab.saved_replies import SavedReply  # noqa: F401
 from crm.linking.models import LinkRequest, SpentLinkToken  # noqa: F401
 from crm.shops.models import (
     LineChannel,  # noqa: F401

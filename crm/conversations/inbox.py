@@ -1,9 +1,9 @@
 """The shop's conversations: the inbox (LINEトーク), the unread ones (イエローバー) and their count."""
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import Row
+from sqlalchemy import ColumnElement, Row
 
 from crm.conversations.models import LineFriend, LineMessage
 from crm.conversations.read_state import visible_in_bar
@@ -12,37 +12,51 @@ from crm.database import utcnow
 from crm.extensions import db
 
 
-def unread_summary(shop_id: int, except_friend_id: int | None = None) -> tuple[int, int, datetime | None]:
-    """(conversations, messages, oldest unread time) of the shop, in one query; without the one on screen.
+def _unread_where(shop_id: int, assignee_id: int | None = None,
+                  except_friend_id: int | None = None) -> list[ColumnElement[bool]]:
+    # 迷惑メッセージ never counts as unread; 自分の担当のみ keeps the staff member's own conversations.
+    where = [LineFriend.shop_id == shop_id, LineFriend.unread_since.is_not(None), LineFriend.spam_at.is_(None)]
+    if assignee_id is not None:
+        where.append(LineFriend.assignee_id == assignee_id)
+    if except_friend_id:
+        # ... the conversation on screen is being read, not announced, unless someone set it
+        # aside (後で通知): that one was asked to stay in the bar.
+        where.append(sa.or_(LineFriend.id != except_friend_id, LineFriend.notify_later_at.is_not(None)))
+    return where
+
+
+def unread_summary(shop_id: int, assignee_id: int | None = None,
+                   except_friend_id: int | None = None) -> tuple[int, int, datetime | None]:
+    """(conversations, messages, oldest unread time) of the shop (or of one 担当者), in one query.
 
     What is set aside until a later time (後で通知 with 通知する日時) is not counted until then.
     """
-    where = [LineFriend.shop_id == shop_id, LineFriend.unread_since.is_not(None), visible_in_bar(utcnow())]
-    if except_friend_id:
-        # ... unless someone set it aside (後で通知): that one was asked to stay in the bar.
-        where.append(sa.or_(LineFriend.id != except_friend_id, LineFriend.notify_later_at.is_not(None)))
     row = db.session.execute(
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(LineFriend.unread_count), 0),
                   sa.func.min(LineFriend.unread_since))
-        .where(*where)
+        .where(*_unread_where(shop_id, assignee_id, except_friend_id), visible_in_bar(utcnow()))
     ).one()
     return int(row[0]), int(row[1]), row[2]
 
 
-def unread_conversations(shop_id: int, limit: int = 50) -> Sequence[Row[tuple[LineFriend, Customer]]]:
-    # (The customer is None for a friend not linked yet: an outer join.)
-    """Unread conversations, oldest first, with their customers."""
+def unread_conversations(shop_id: int, limit: int = 50,
+                         assignee_id: int | None = None) -> Sequence[Row[tuple[LineFriend, Customer]]]:
+    """Unread conversations (of one 担当者 if given), oldest first, with their customers (None: not linked yet)."""
     return db.session.execute(
         sa.select(LineFriend, Customer)
         .outerjoin(Customer, Customer.id == LineFriend.customer_id)
-        .where(LineFriend.shop_id == shop_id, LineFriend.unread_since.is_not(None))
+        .where(*_unread_where(shop_id, assignee_id))
         .order_by(LineFriend.unread_since, LineFriend.id)
         .limit(limit)
     ).all()
 
 
-def inbox(shop_id: int, limit: int = 100) -> Sequence[Row[tuple[LineFriend, Customer, LineMessage]]]:
-    """Conversations by their last message (either direction), newest first, with the customer and that message."""
+def inbox(shop_id: int, limit: int = 100,
+          where: Iterable[ColumnElement[bool]] = ()) -> Sequence[Row[tuple[LineFriend, Customer, LineMessage]]]:
+    """Conversations by their last message (either direction), newest first, with the customer and that message.
+
+    `where`: more clauses on line_friends (the inbox filters, crm/conversations/inbox_filters.py).
+    """
     last = (
         sa.select(LineMessage.friend_id, sa.func.max(LineMessage.id).label("last_id"))
         .where(LineMessage.shop_id == shop_id)
@@ -54,7 +68,7 @@ def inbox(shop_id: int, limit: int = 100) -> Sequence[Row[tuple[LineFriend, Cust
         .join(last, last.c.friend_id == LineFriend.id)
         .join(LineMessage, LineMessage.id == last.c.last_id)
         .outerjoin(Customer, Customer.id == LineFriend.customer_id)
-        .where(LineFriend.shop_id == shop_id)
+        .where(LineFriend.shop_id == shop_id, *where)
         .order_by(LineFriend.last_message_at.desc().nulls_last(), LineFriend.id.desc())
         .limit(limit)
     ).all()

@@ -43,6 +43,13 @@ class LineFriend(ShopOwnedMixin, TimestampMixin, db.Model):
     last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_read_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
 
+    # The conversation's handling (crm/conversations/status.py): 要対応 / 対応済み, its 担当者,
+    # and 迷惑メッセージ (hidden from the inbox, the yellow bar and the digests while set).
+    attention: Mapped[str | None] = mapped_column(sa.String(8))  # Attention: "open" 要対応, "done" 対応済み
+    attention_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    spam_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
     customer = relationship("Customer", back_populates="line_friend", lazy="raise")
     last_read_by = relationship("Staff", foreign_keys=[last_read_by_id], lazy="select")
 
@@ -51,6 +58,8 @@ class LineFriend(ShopOwnedMixin, TimestampMixin, db.Model):
         sa.Index("ix_line_friends_shop_unread", "shop_id", "unread_since"),
         sa.Index("ix_line_friends_shop_last_message", "shop_id", "last_message_at"),
         sa.Index("ix_line_friends_remind_at", "remind_at"),
+        sa.Index("ix_line_friends_shop_attention", "shop_id", "attention", "last_message_at"),
+        sa.Index("ix_line_friends_shop_assignee", "shop_id", "assignee_id", "last_message_at"),
     )
 
     @property
@@ -60,6 +69,10 @@ class LineFriend(ShopOwnedMixin, TimestampMixin, db.Model):
     @property
     def blocked(self) -> bool:
         return not self.followed
+
+    @property
+    def spam(self) -> bool:
+        return self.spam_at is not None
 
     def __repr__(self) -> str:
         return f"<LineFriend {self.id} {self.line_user_id} customer={self.customer_id}>"

@@ -23,7 +23,11 @@ log = logging.getLogger(__name__)
 
 def desired_variants(now, shop_ids=None):
     """[(staff_id, line_user_id, current variant, wanted variant)] of connected staff."""
-    has_unread = sa.exists().where(LineFriend.shop_id == Staff.shop_id, LineFriend.unread_since.is_not(None))
+    # The yellow bar of the staff menu counts what the yellow bar in the app counts: no 迷惑メッセージ,
+    # and only the staff member's own conversations when they chose 自分の担当のみ.
+    has_unread = sa.exists().where(
+        LineFriend.shop_id == Staff.shop_id, LineFriend.unread_since.is_not(None), LineFriend.spam_at.is_(None),
+        sa.or_(Staff.line_only_mine.is_(False), LineFriend.assignee_id == Staff.id))
     wanted = sa.case((sa.and_(Staff.active.is_(True), line_tab_clause(now), has_unread), line_notify.UNREAD),
                      else_=line_notify.NORMAL)
     stmt = (

@@ -120,14 +120,15 @@ def unread_entries(shop_ids):
     rows = db.session.execute(
         sa.select(LineFriend.id, LineFriend.shop_id, LineFriend.display_name, LineFriend.unread_since,
                   LineFriend.unread_count, LineFriend.notify_later_at, Customer.id, Customer.family_name,
-                  Customer.given_name)
+                  Customer.given_name, LineFriend.assignee_id)
         .outerjoin(Customer, Customer.id == LineFriend.customer_id)
-        .where(LineFriend.shop_id.in_(shop_ids), LineFriend.unread_since.is_not(None))
+        # 迷惑メッセージ friends are left out of every digest.
+        .where(LineFriend.shop_id.in_(shop_ids), LineFriend.unread_since.is_not(None), LineFriend.spam_at.is_(None))
         .order_by(LineFriend.shop_id, LineFriend.unread_since, LineFriend.id)
     ).all()
     entries = {}
     for (friend_id, shop_id, display_name, unread_since, unread_count, notify_later_at, customer_id,
-         family_name, given_name) in rows:
+         family_name, given_name, assignee_id) in rows:
         name = f"{family_name or ''} {given_name or ''}".strip() if customer_id else ""
         entries.setdefault(shop_id, []).append({
             "friend_id": friend_id,
@@ -137,6 +138,7 @@ def unread_entries(shop_ids):
             "unread_count": max(unread_count or 0, 1),
             "unread_since": unread_since.isoformat(),
             "notify_later": notify_later_at is not None,
+            "assignee_id": assignee_id,
         })
     return entries
 
@@ -159,17 +161,18 @@ def digest_content(shop, slot, entries, now):
 
 
 def _recipients(shop_ids):
-    """{shop_id: [(staff_id, email_on, line_user_id)]}: active staff who did not opt out."""
+    """{shop_id: [(staff_id, email_on, line_user_id, only_mine)]}: active staff who did not opt out."""
     rows = db.session.execute(
-        sa.select(Staff.id, Staff.shop_id, NotificationSettings.digest_email, NotificationSettings.line_user_id)
+        sa.select(Staff.id, Staff.shop_id, NotificationSettings.digest_email, NotificationSettings.line_user_id,
+                  Staff.line_only_mine)
         .outerjoin(NotificationSettings, NotificationSettings.staff_id == Staff.id)
         .where(Staff.shop_id.in_(shop_ids), Staff.active.is_(True),
                sa.or_(NotificationSettings.digest_opt_out.is_(None), NotificationSettings.digest_opt_out.is_(False)))
         .order_by(Staff.id)
     ).all()
     found = {}
-    for staff_id, shop_id, email_on, line_user_id in rows:
-        found.setdefault(shop_id, []).append((staff_id, email_on is not False, line_user_id))
+    for staff_id, shop_id, email_on, line_user_id, only_mine in rows:
+        found.setdefault(shop_id, []).append((staff_id, email_on is not False, line_user_id, bool(only_mine)))
     return found
 
 
@@ -216,7 +219,13 @@ def decide_shops(shop_ids, slot, now, result):
                 continue
             result.runs += 1
             content = digest_content(shops[shop_id], slot, entries, now)
-            for staff_id, wants_email, line_user_id in recipients.get(shop_id, []):
+            for staff_id, wants_email, line_user_id, only_mine in recipients.get(shop_id, []):
+                mine = content
+                if only_mine:  # 自分の担当のみ: their own conversations, or no digest at all
+                    own = [e for e in entries if e["assignee_id"] == staff_id]
+                    if not own:
+                        continue
+                    mine = digest_content(shops[shop_id], slot, own, now)
                 send_id = db.session.execute(send_stmt, dict(
                     shop_id=shop_id, staff_id=staff_id, run_id=run_id, local_date=slot.local_date, slot=slot.slot,
                     slot_at=slot.at, status=SendStatus.PENDING.value, created_at=now,
@@ -227,7 +236,7 @@ def decide_shops(shop_ids, slot, now, result):
                 if send_id is None:
                     continue
                 # The in-app channel is delivered with the decision itself.
-                db.session.add(Notification(shop_id=shop_id, staff_id=staff_id, kind="digest", data=content,
+                db.session.add(Notification(shop_id=shop_id, staff_id=staff_id, kind="digest", data=mine,
                                             digest_send_id=send_id, created_at=now))
                 result.sends += 1
         db.session.commit()

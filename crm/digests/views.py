@@ -117,6 +117,7 @@ def profile():
         else:
             settings.digest_opt_out = request.form.get("digest") != "on"
             settings.digest_email = request.form.get("email") == "on"
+            current_user.line_only_mine = request.form.get("only_mine") == "on"
         flash(_("通知設定を保存しました。"), "success")
         return redirect(url_for("digests.profile"))
     return render_template("digests/profile.html", settings=settings, form=ConfirmForm(), code=None,

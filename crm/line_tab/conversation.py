@@ -16,6 +16,7 @@ from flask_login import current_user
 from crm.conversations import paging, read_state
 from crm.conversations.friends import friend_of
 from crm.conversations.models import LineFriend
+from crm.conversations.search import latest_message_id, window_around
 from crm.customers import tabs as customer_tabs
 from crm.customers.models import Customer
 from crm.customers.services import search_customers
@@ -47,8 +48,11 @@ def conversation_fields(friend: LineFriend, mark_read: bool = True, client_key: 
     require_line_tab()
     if mark_read:
         read_state.mark_read(friend, current_user)  # opening the conversation reads it
-    page = paging.page(friend)
-    return dict(messages=page.messages, page=page, poll_after=paging.latest_id(page.messages),
+    at = request.args.get("at", type=int)
+    window = window_around(friend, at) if at else None  # a search hit: the page around it
+    page = window or paging.page(friend)
+    poll_after = latest_message_id(friend) if window else paging.latest_id(page.messages)
+    return dict(messages=page.messages, page=page, poll_after=poll_after, focus_id=window and window.focus_id,
                 poll_since=datetime.now(timezone.utc).isoformat(), client_key=client_key or uuid.uuid4().hex)
 
 

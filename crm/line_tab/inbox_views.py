@@ -4,7 +4,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.conversations import inbox as shop_inbox
+from crm.conversations.inbox_filters import FILTERS, InboxFilter
+from crm.customers.tags import shop_tags, tags_for_customers
 from crm.line_tab import blueprint
+from crm.line_tab.state_views import line_assignable_staff
 
 # How often an open LINEトーク asks whether anything is new (seconds).
 POLL_SECONDS = 3
@@ -29,13 +32,18 @@ def message_label(message) -> str:
 
 
 def _list(stamp):
-    rows = shop_inbox.inbox(current_user.shop_id)
-    return dict(rows=rows, stamp=stamp, poll_seconds=POLL_SECONDS)
+    """The list's context under the chosen filter (要対応, 自分の担当, tag …), as on the page."""
+    shop_id = current_user.shop_id
+    chosen = InboxFilter.from_args(request.args)
+    rows = shop_inbox.inbox(shop_id, where=chosen.clauses(shop_id, current_user.id))
+    tags = tags_for_customers(shop_id, [customer.id for _friend, customer, _last in rows if customer])
+    return dict(rows=rows, tags=tags, chosen=chosen, filters=FILTERS, shop_tags=shop_tags(shop_id),
+                staff_names={s.id: s.name for s in line_assignable_staff()}, stamp=stamp, poll_seconds=POLL_SECONDS)
 
 
 @blueprint.get("/line/inbox")
 def inbox():
-    """Conversations by their last message, newest first, unread marked; the list follows new messages live."""
+    """Conversations by their last message, newest first, unread marked, filtered; the list follows new messages live."""
     return render_template("line_tab/inbox.html", **_list(shop_inbox.inbox_stamp(current_user.shop_id)))
 
 

@@ -17,6 +17,8 @@ from crm.extensions import db, htmx
 from crm.line_platform.sending import NotResendable, SendRefused, queue_text, resend
 from crm.line_tab import blueprint, export
 from crm.line_tab.conversation import conversation_of, render_conversation
+from crm.line_tab.nav import line_unread, only_mine
+from crm.line_tab.saved_replies import refuse_to_send
 from crm.line_tab.times import ScheduleError, local_to_utc
 
 
@@ -81,6 +83,7 @@ def send(customer_id=None, friend_id=None):
         return _after_send(customer, friend)  # already sent: a double click, a retry or a second tab
     try:
         with jobs.savepoint():
+            refuse_to_send(friend, text)  # ブロック中, or a 定型文 placeholder with no value
             message = queue_text(friend, text, sender=current_user)
             message.client_key = client_key
             read_state.mark_read(friend, current_user)  # a reply answers what was waiting
@@ -137,7 +140,7 @@ def notify_later(customer_id=None, friend_id=None):
 @blueprint.get("/line/unread")
 def unread():
     """The unread conversations, oldest first (where the yellow bar leads)."""
-    rows = shop_inbox.unread_conversations(current_user.shop_id)
+    rows = shop_inbox.unread_conversations(current_user.shop_id, assignee_id=only_mine(current_user))
     return render_template("line_tab/unread.html", rows=rows)
 
 
@@ -145,8 +148,7 @@ def unread():
 def unread_bar():
     """The yellow bar alone, for polling from every page."""
     viewing = request.args.get("viewing", type=int)  # the conversation on screen: being read, not announced
-    response = make_response(render_template(
-        "line_tab/_yellow_bar.html", unread=shop_inbox.unread_summary(current_user.shop_id, except_friend_id=viewing)))
+    response = make_response(render_template("line_tab/_yellow_bar.html", unread=line_unread(viewing)))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -38,6 +38,8 @@ class Staff(UserMixin, ShopOwnedMixin, TimestampMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(sa.String(8))
     # The LINE composer's send key: "enter" (Shift+Enter for a new line) or "alt_enter".
     send_key: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="enter", server_default="enter")
+    # 自分の担当のみ: the yellow bar and the digests count only conversations assigned to this staff member.
+    line_only_mine: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False, server_default=sa.false())
     # Bumped on sign-out, password reset and deactivation; it is part of the session id
     # (and so of the remember cookie), and the loader checks it on every request,
     # so every existing session of the account ends, on every device.

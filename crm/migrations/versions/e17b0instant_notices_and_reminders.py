@@ -1,7 +1,7 @@
 """新着の通知 (instant_notices, notification_settings.instant_mode and quiet hours); index for 後で通知's remind_at
 
 Revision ID: e17b0a1b2c3d
-Revises: c4e1a9d2b7f3
+Revises: e13b0c0a1f20
 Create Date: 2026-12-03 14:00:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'e17b0a1b2c3d'
-down_revision = 'c4e1a9d2b7f3'
+down_revision = 'e13b0c0a1f20'
 branch_labels = None
 depends_on = None
 
