@@ -30,6 +30,7 @@ import crm.customers.views  # noqa: F401
 import crm.digests.instant  # noqa: F401
 import crm.digests.views  # noqa: F401
 import crm.line_platform.views  # noqa: F401
+import crm.line_tab.compose_views  # noqa: F401  (images, stickers, ノート)
 import crm.line_tab.drafts_views  # noqa: F401
 import crm.line_tab.friends_views  # noqa: F401
 import crm.line_tab.inbox_views  # noqa: F401

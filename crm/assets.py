@@ -50,8 +50,13 @@ def copy_vendor_files(node_modules=NODE_MODULES_DIR, target=VENDOR_DIR):
     return copied
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """bin/setup's step: copy the pinned front-end files, or say in one line what is missing."""
     try:
         copy_vendor_files()
     except FileNotFoundError as exc:
         sys.exit(f"error: {exc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,8 @@ _CONTENT_SECURITY_POLICY = {
     "script-src": "'self'",
     "style-src": "'self'",
     # LINE profile pictures (friend avatars) come from LINE's CDN.
-    "img-src": ["'self'", "data:", "https://profile.line-scdn.net"],
+    # blob: the composer previews an image chosen, pasted or dropped before it is sent.
+    "img-src": ["'self'", "data:", "blob:", "https://profile.line-scdn.net"],
     "connect-src": "'self'",
     "object-src": "'none'",
     "base-uri": "'none'",

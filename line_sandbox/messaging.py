@@ -18,6 +18,7 @@ from flask import Blueprint, g, jsonify, request
 
 from .api import LineError, json_body, sandbox, validate_body
 from .state import iso_now
+from .stickers import sendable_stickers
 from .webhooks import QUOTABLE, deliver, encode_body, sign
 
 bp = Blueprint("messaging", __name__)
@@ -34,12 +35,43 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+URL_LIMIT = 2000
+_LOOPBACK = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/")
+
+
+def _media_url_errors(message: dict, i: int) -> list[dict]:
+    """Image URLs: HTTPS (LINE refuses http; the sandbox also takes loopback http, its own machine), <= 2000 chars."""
+    details = []
+    for key in ("originalContentUrl", "previewImageUrl"):
+        url = message.get(key)
+        if not isinstance(url, str):
+            continue
+        if not (url.startswith("https://") or _LOOPBACK.match(url)):
+            details.append({"message": "must be a valid HTTPS URL", "property": f"messages[{i}].{key}"})
+        elif len(url) > URL_LIMIT:
+            details.append({"message": f"Length must be between 0 and {URL_LIMIT}", "property": f"messages[{i}].{key}"})
+    return details
+
+
+def _sticker_errors(message: dict, i: int) -> list[dict]:
+    """Only the stickers of LINE's list may be sent by a bot (LINE answers 400 for others)."""
+    allowed = sendable_stickers()
+    if allowed and (str(message.get("packageId")), str(message.get("stickerId"))) not in allowed:
+        return [{"message": "invalid sticker (not in the list of stickers bots may send)",
+                 "property": f"messages[{i}].stickerId"}]
+    return []
+
+
 def limit_errors(messages) -> list[dict]:
     """LINE's documented limits that messaging-api.yml does not express."""
     details = []
     for i, message in enumerate(messages if isinstance(messages, list) else []):
         if not isinstance(message, dict):
             continue
+        if message.get("type") in ("image", "video"):
+            details += _media_url_errors(message, i)
+        if message.get("type") == "sticker":
+            details += _sticker_errors(message, i)
         text = message.get("text")
         if message.get("type") in ("text", "textV2") and isinstance(text, str):
             if not text:

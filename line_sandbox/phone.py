@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 
+import requests
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from .api import sandbox
 from .events import Conflict, NotFound, send_user_event
+from .stickers import sendable_stickers
 from .webhooks import EventError
 
 bp = Blueprint("phone", __name__, url_prefix="/phone", static_folder="static", static_url_path="/static")
@@ -50,7 +52,8 @@ def directory():
     with sandbox().state.read() as data:
         channels = [{"channel_id": c["channel_id"], "bot_name": c["bot_name"]} for c in data["channels"].values()]
         users = [{"user_id": u["user_id"], "display_name": u["display_name"]} for u in data["users"].values()]
-    return jsonify(channels=channels, users=users, stickers=STICKERS)
+    labels = [{"packageId": p, "stickerId": s, "label": label} for (p, s), label in sendable_stickers().items() if label]
+    return jsonify(channels=channels, users=users, stickers=STICKERS, sendable=labels)
 
 
 def _richmenu_view(state, channel_id: str, user_id: str) -> dict | None:
@@ -86,6 +89,58 @@ def chat(channel_id, user_id):
             friendship=state.friendship(channel_id, user_id),
             entries=entries, richmenu=_richmenu_view(state, channel_id, user_id),
         )
+
+
+MEDIA_LIMITS = {"originalContentUrl": 10 * 1024 * 1024, "previewImageUrl": 1024 * 1024}
+MEDIA_TYPES = ("image/jpeg", "image/png")
+
+
+def _sent_urls(data) -> set:
+    """Every image URL a bot sent (the phone fetches only those: it is no open proxy)."""
+    urls = set()
+    for entries in data["sent"].values():
+        for entry in entries:
+            for message in entry["messages"]:
+                urls.update(message[k] for k in MEDIA_LIMITS if isinstance(message.get(k), str))
+    return urls
+
+
+def fetch_media(url: str, kind: str) -> tuple[bytes, str]:
+    """GET an image the way LINE does: a 200 with a JPEG/PNG body within LINE's size limit, else MediaFetchError."""
+    try:
+        response = requests.get(url, timeout=5, stream=True)
+    except requests.RequestException as exc:
+        raise MediaFetchError(f"unreachable: {exc.__class__.__name__}") from None
+    with response:
+        if response.status_code != 200:
+            raise MediaFetchError(f"HTTP {response.status_code}")
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type not in MEDIA_TYPES:
+            raise MediaFetchError(f"not JPEG or PNG ({content_type or 'no Content-Type'})")
+        limit = MEDIA_LIMITS.get(kind, MEDIA_LIMITS["originalContentUrl"])
+        body = response.raw.read(limit + 1, decode_content=True)
+        if len(body) > limit:
+            raise MediaFetchError(f"larger than {limit} bytes")
+    return body, content_type
+
+
+class MediaFetchError(Exception):
+    """The image at a sent URL cannot be shown (LINE would show a broken image)."""
+
+
+@bp.get("/api/media")
+def bot_media():
+    """The phone shows a bot's image by fetching its URL now, as LINE's app does; a failure is a 502 saying why."""
+    url, kind = request.args.get("url", ""), request.args.get("kind", "previewImageUrl")
+    with sandbox().state.read() as data:
+        known = url in _sent_urls(data)
+    if not known:
+        return jsonify(error="no bot sent this URL"), 404
+    try:
+        body, content_type = fetch_media(url, kind)
+    except MediaFetchError as error:
+        return jsonify(error=str(error), url=url), 502
+    return Response(body, mimetype=content_type, headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/content/<message_id>")

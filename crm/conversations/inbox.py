@@ -5,7 +5,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy import ColumnElement, Row
 
-from crm.conversations.models import LineFriend, LineMessage
+from crm.conversations.models import Direction, LineFriend, LineMessage
 from crm.conversations.read_state import visible_in_bar
 from crm.customers.models import Customer
 from crm.database import utcnow
@@ -59,7 +59,7 @@ def inbox(shop_id: int, limit: int = 100,
     """
     last = (
         sa.select(LineMessage.friend_id, sa.func.max(LineMessage.id).label("last_id"))
-        .where(LineMessage.shop_id == shop_id)
+        .where(LineMessage.shop_id == shop_id, LineMessage.direction != Direction.NOTE)  # a ノート is no message
         .group_by(LineMessage.friend_id)
         .subquery()
     )

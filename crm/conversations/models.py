@@ -81,6 +81,8 @@ class LineFriend(ShopOwnedMixin, TimestampMixin, db.Model):
 class Direction(enum.StrEnum):
     INCOMING = "in"
     OUTGOING = "out"
+    # ノート: an internal note of staff, inline in the conversation, never sent to LINE.
+    NOTE = "note"
 
 
 class SendStatus(enum.StrEnum):

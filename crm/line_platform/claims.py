@@ -18,6 +18,7 @@ from crm.conversations.models import Direction, LineFriend, LineMessage, SendSta
 from crm.database import skip_locked, utcnow
 from crm.extensions import db
 from crm.line_platform.channels import mark_misconfigured
+from crm.line_platform.outgoing import to_line
 from crm.shops.models import LineChannel
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,8 @@ def claim_row(row, friend, channel, now):
     row.status = SendStatus.SENDING
     row.updated_at = now
     row.claimed_until = now + timedelta(seconds=lease_seconds())
-    return Plan(row.id, channel.channel_access_token, friend.line_user_id, row.payload["messages"],
+    # Image keys become signed URLs now, so a 送信予約 months ahead still hands LINE fresh ones.
+    return Plan(row.id, channel.channel_access_token, friend.line_user_id, to_line(row.payload["messages"]),
                  row.retry_key, reply_token, row.claimed_until)
 
 

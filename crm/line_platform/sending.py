@@ -26,6 +26,7 @@ from crm.errors import UserError
 from crm.extensions import db
 from crm.jobs import enqueue, enqueue_after_commit
 from crm.line_platform import calls, claims
+from crm.line_platform.outgoing import StoredImage, image_message, sticker_message
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,18 @@ def queue_text(friend, text, sender=None):
     """Queue one text message from a staff member."""
     validate_text(text)
     return queue_messages(friend, [{"type": "text", "text": text}], sender=sender)
+
+
+def queue_image(friend, image: StoredImage, sender=None) -> LineMessage:
+    """Queue one stored image (original and preview); LINE gets signed URLs when it is sent."""
+    row = queue_messages(friend, [image_message(image)], sender=sender)
+    row.media_path, row.media_content_type, row.media_status = image.key, image.content_type, "stored"
+    return row
+
+
+def queue_sticker(friend, package_id: str, sticker_id: str, sender=None) -> LineMessage:
+    """Queue one sticker (the caller checked it is one LINE lets bots send)."""
+    return queue_messages(friend, [sticker_message(package_id, sticker_id)], sender=sender)
 
 
 def deliver(message_id, stale_after=claims.LEGACY_STALE_AFTER):

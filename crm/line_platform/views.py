@@ -9,7 +9,7 @@ from linebot.v3.messaging import ApiException
 from crm import jobs
 from crm.conversations.models import LineMessage
 from crm.database import get_for_shop_or_404
-from crm.line_platform import blueprint, services
+from crm.line_platform import blueprint, outgoing, services
 from crm.line_platform.channels import check_channel, line_error_reason
 from crm.line_platform.forms import ChannelForm
 from crm.line_platform.richmenu import install
@@ -81,3 +81,17 @@ def media(message_id):
     download = message.message_type == "file"
     return send_media(get_storage(), key, message.media_content_type, as_attachment=download,
                       download_name=(message.payload or {}).get("fileName") if download else None)
+
+
+@blueprint.get("/line/images/<token>")
+def outgoing_media(token):
+    """An image staff sent, fetched by LINE (no sign-in): the signed, expiring token names the stored object."""
+    key = outgoing.key_of(token)
+    if key is None:
+        abort(403)  # a wrong or expired signature
+    try:
+        check_key(key)
+    except InvalidKey:
+        abort(404)
+    mimetype = "image/png" if key.endswith(".png") else "image/jpeg"
+    return send_media(get_storage(), key, mimetype)

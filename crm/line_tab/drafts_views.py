@@ -8,7 +8,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from crm.line_tab import blueprint, composer, drafts, times
+from crm.line_tab import blueprint, composer, drafts, times, uploads
 
 
 @blueprint.post("/customers/<int:customer_id>/line/drafts")
@@ -19,6 +19,7 @@ def save_draft(customer_id=None, friend_id=None):
     text = request.form.get("text", "")
     ask = request.form.get("action") == "request"
     composer.on_error(customer, friend, composer_text=text)
+    uploads.refuse_image_here()
     drafts.save_draft(friend, current_user, text, request.form.get("draft_version", 0), request_approval=ask)
     notice = _("承認を依頼しました。") if ask else _("下書きを保存しました。")
     return composer.done(customer, friend, notice, composer_text="")

@@ -1,5 +1,7 @@
 """History export as CSV and Excel: every message, unread ones and media references included.
 
+It is the shop's own (owner only) export, so staff's ノート are in it, marked ノート in 方向.
+
 The LINE Official Account's own export leaves out unread messages and keeps a
 year; this keeps everything the database has.
 """
@@ -85,18 +87,19 @@ def _rows(shop, friend_ids=None):
     for message in db.session.scalars(stmt):
         friend, customer = friends[message.friend_id]
         incoming = message.direction == Direction.INCOMING
+        note = message.direction == Direction.NOTE  # staff's own ノート: in this staff export, marked as such
         unread = incoming and friend.unread_since is not None and message.sent_at >= friend.unread_since
         media = external_url("line_platform.media", message_id=message.id) if message.media_status == "stored" else ""
         yield [_cell(value) for value in (
             message.sent_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if message.sent_at else "",
-            _("受信") if incoming else _("送信"),
+            _("受信") if incoming else (_("ノート") if note else _("送信")),
             customer.full_name if customer else _("未連携"),
             friend.display_name,
             type_label(message.message_type),
             body(message),
             media,
             (message.payload or {}).get("fileName", ""),
-            "" if incoming else STATUS_LABELS.get(message.status.value, message.status.value),
+            "" if incoming or note else STATUS_LABELS.get(message.status.value, message.status.value),
             message.sender.name if message.sender else "",
             message.approved_by.name if message.approved_by else "",
             _("未読") if unread else "",

@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.database import get_for_shop_or_404
-from crm.line_tab import blueprint, composer, drafts, lists, scheduling, times
+from crm.line_tab import blueprint, composer, drafts, lists, scheduling, times, uploads
 
 
 @blueprint.post("/customers/<int:customer_id>/line/schedule")
@@ -28,6 +28,7 @@ def schedule(customer_id=None, friend_id=None):
     client_key = (request.form.get("client_key") or "")[:64] or None
     composer.on_error(customer, friend, composer_text=text, quiet_confirm_id="new", **composer.keep(client_key), **composer.schedule_echo())
     when = composer.when_from_form()
+    uploads.refuse_image_here()
     message = scheduling.schedule_text(friend, text, sender_id=current_user.id, scheduled_at=when,
                                        client_key=client_key)
     when = times.to_local(message.scheduled_at, current_user.shop.timezone).strftime("%Y/%m/%d %H:%M")

@@ -14,12 +14,14 @@ from crm.conversations import paging, read_state
 from crm.conversations.models import LineMessage
 from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
-from crm.line_platform.sending import NotResendable, SendRefused, queue_text, resend
+from crm.line_platform.outgoing import ImageRefused, store_image
+from crm.line_platform.sending import NotResendable, SendRefused, queue_image, queue_text, resend
 from crm.line_tab import blueprint, export
 from crm.line_tab.conversation import conversation_of, render_conversation
 from crm.line_tab.nav import line_unread, only_mine
 from crm.line_tab.saved_replies import refuse_to_send
 from crm.line_tab.times import ScheduleError, local_to_utc
+from crm.line_tab.uploads import uploaded_image
 
 
 def _tabs(customer, friend, status=200, **extra):
@@ -71,7 +73,7 @@ def poll(customer_id=None, friend_id=None):
 @blueprint.post("/customers/<int:customer_id>/line/messages")
 @blueprint.post("/line/friends/<int:friend_id>/messages")
 def send(customer_id=None, friend_id=None):
-    """Send a text message now (to any friend, linked or not); the composition's client key makes a repeat harmless."""
+    """Send the composer now (to any friend, linked or not): its text, or its image (and text); the client key makes a repeat harmless."""
     customer, friend = conversation_of(customer_id, friend_id)
     if not current_user.may_send_line_directly:
         abort(403)
@@ -84,11 +86,21 @@ def send(customer_id=None, friend_id=None):
     try:
         with jobs.savepoint():
             refuse_to_send(friend, text)  # ブロック中, or a 定型文 placeholder with no value
-            message = queue_text(friend, text, sender=current_user)
-            message.client_key = client_key
+            image = uploaded_image()
+            if image is not None:  # the image first, then its text (if any) as a second message
+                message = queue_image(friend, store_image(friend.shop_id, image), sender=current_user)
+                message.client_key = client_key
+                if text.strip():
+                    queue_text(friend, text, sender=current_user).client_key = f"{client_key}:text" if client_key else None
+            else:
+                message = queue_text(friend, text, sender=current_user)
+                message.client_key = client_key
             read_state.mark_read(friend, current_user)  # a reply answers what was waiting
             db.session.flush()  # the client key's unique index speaks here, inside the savepoint
-    except SendRefused as exc:  # shown in the composer, the text kept
+    except ImageRefused as exc:  # shown in the composer, the text kept; the browser drops the bad file
+        return _tabs(customer, friend, status=422, composer_text=text, composer_error=exc.message,
+                     client_key=client_key, image_refused=True)
+    except SendRefused as exc:  # shown in the composer, the text kept (and the chosen image, by line_tab.js)
         return _tabs(customer, friend, status=422, composer_text=text, composer_error=str(exc), client_key=client_key)
     except IntegrityError:  # the same client key at the same moment: the other request sends it
         pass

@@ -16,6 +16,7 @@ PLAN_FREE = {
     "line_platform.webhook": "LINE's webhook (answered in front of Flask): messages are kept whatever the plan",
     "line_platform.settings": "the channel's settings show no message, media or friend",
     "line_platform.install_rich_menu": "installs the customer rich menu; shows nothing",
+    "line_platform.outgoing_media": "LINE fetches images already sent (signed, expiring URL); the customer keeps seeing them",
     "linking.form": "the customer's own linking form, reached from LINE (no staff sign-in)",
     "linking.unlink": "a ledger action on the customer; shows no message",
     "linking.merge": "merging two customer records of the ledger",

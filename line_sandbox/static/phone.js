@@ -8,6 +8,7 @@
   let channelId = phone.dataset.channelId;
   let userId = phone.dataset.userId;
   let stickers = [];
+  let sendable = [];
   let lastJson = "";
   let richmenuOpen = true;
 
@@ -51,6 +52,7 @@
   async function loadDirectory() {
     const directory = await call("GET", "/phone/api/directory");
     stickers = directory.stickers;
+    sendable = directory.sendable || [];
     if (!userId && directory.users.length) userId = directory.users[0].user_id;
     if (!channelId && directory.channels.length) channelId = directory.channels[0].channel_id;
     fillSelect($("user-select"), directory.users, userId, "user_id", "display_name", "（ユーザーを選択）");
@@ -161,10 +163,41 @@
     return box;
   }
 
+  // A bot's image is fetched from its URL now, as LINE's app does (through /phone/api/media,
+  // which checks status, type and size); a URL that does not answer shows why, in red.
+  const mediaCache = new Map();
+  function botImage(message) {
+    const bubble = el("div", "bubble bubble--image");
+    const url = message.previewImageUrl;
+    bubble.dataset.previewUrl = url || "";
+    if (!mediaCache.has(url)) {
+      mediaCache.set(url, fetch(`/phone/api/media?kind=previewImageUrl&url=${encodeURIComponent(url)}`)
+        .then(async (response) => {
+          if (response.ok) return { src: URL.createObjectURL(await response.blob()) };
+          const body = await response.json().catch(() => ({}));
+          return { error: body.error || `HTTP ${response.status}` };
+        })
+        .catch((error) => ({ error: String(error) })));
+    }
+    mediaCache.get(url).then((result) => {
+      if (result.src) {
+        const img = el("img");
+        img.src = result.src;
+        img.alt = "画像";
+        bubble.appendChild(img);
+      } else {
+        bubble.classList.add("bubble--broken");
+        bubble.appendChild(el("span", "media-error", `画像を取得できません: ${result.error}`));
+      }
+    });
+    return bubble;
+  }
+
   function stickerNode(packageId, stickerId) {
-    const known = stickers.find((s) => s.packageId === String(packageId) && s.stickerId === String(stickerId));
+    const known = stickers.find((s) => s.packageId === String(packageId) && s.stickerId === String(stickerId))
+      || sendable.find((s) => s.packageId === String(packageId) && s.stickerId === String(stickerId));
     const node = el("span", "sticker");
-    node.appendChild(el("span", "sticker__emoji", known ? known.emoji : "🙂"));
+    node.appendChild(el("span", "sticker__emoji", known && known.emoji ? known.emoji : "🙂"));
     node.appendChild(el("span", "sticker__label", known ? `${known.label} (${packageId}/${stickerId})` : `スタンプ ${packageId}/${stickerId}`));
     return node;
   }
@@ -181,14 +214,8 @@
         bubble.appendChild(stickerNode(message.packageId, message.stickerId));
         return bubble;
       }
-      case "image": {
-        const bubble = el("div", "bubble bubble--image");
-        const img = el("img");
-        img.src = message.previewImageUrl || message.originalContentUrl;
-        img.alt = "画像";
-        bubble.appendChild(img);
-        return bubble;
-      }
+      case "image":
+        return botImage(message);
       case "video": case "audio":
         return el("div", "bubble", `${message.type === "video" ? "🎬 動画" : "🎵 音声"}: ${message.originalContentUrl}`);
       case "location":

@@ -26,6 +26,7 @@ PUBLIC = {
     "linking.form": "the customer's linking form, opened from LINE by a signed, single-use token",
     "digests.notify_webhook": "LINE's webhook of the staff notification channel (signed by LINE)",
     "line_platform.webhook": "LINE's webhook, answered in front of Flask (signed by LINE)",
+    "line_platform.outgoing_media": "LINE fetches the images staff send: a signed (SECRET_KEY), expiring token names one stored object",
 }
 # routes LINE calls: they carry LINE's signature instead of a CSRF token
 CSRF_EXEMPT = {"digests.notify_webhook", "line_platform.webhook"}

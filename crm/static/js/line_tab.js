@@ -54,7 +54,9 @@
     var button = textarea.form.querySelector("[data-send]");
     if (!sends || !button) return; // a line break
     event.preventDefault();
-    if (!textarea.value.trim() || button.disabled) return;
+    var image = textarea.form.querySelector("[data-image-input]");
+    var hasImage = image && image.files && image.files.length;
+    if ((!textarea.value.trim() && !hasImage) || button.disabled) return;
     button.click(); // a click, so that a button with its own hx-post (承認を依頼) is the one htmx sends
   });
 
