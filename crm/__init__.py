@@ -20,6 +20,8 @@ from flask_wtf.csrf import CSRFError
 import crm.bookings.receivers  # noqa: F401  (signal receivers)
 import crm.bookings.tabs  # noqa: F401  (registers the 予約 tab)
 import crm.bookings.views  # noqa: F401
+import crm.broadcasts.receivers  # noqa: F401  (the 配信停止 keyword)
+import crm.broadcasts.views  # noqa: F401
 import crm.conversations.friends  # noqa: F401  (signal receivers)
 import crm.conversations.record  # noqa: F401  (the linked friend on every tab)
 import crm.conversations.status  # noqa: F401  (signal receivers: 要対応 on a message, 対応済み on a reply)
@@ -28,6 +30,7 @@ import crm.customers.info_tab  # noqa: F401  (registers the 顧客情報 tab)
 import crm.customers.tag_views  # noqa: F401
 import crm.customers.views  # noqa: F401
 import crm.digests.instant  # noqa: F401
+import crm.digests.tasks  # noqa: F401  (signal receivers: the staff rich menus follow read state)
 import crm.digests.views  # noqa: F401
 import crm.line_platform.views  # noqa: F401
 import crm.line_tab.compose_views  # noqa: F401  (images, stickers, ノート)
@@ -48,6 +51,7 @@ import crm.staff.views  # noqa: F401
 from crm import errors, formatting, ticker, transactions
 from crm.assets import blueprint as assets_bp
 from crm.bookings import blueprint as bookings_bp
+from crm.broadcasts import blueprint as broadcasts_bp
 from crm.commands import crm_cli
 from crm.config import PACKAGE_DIR, config_from_env
 from crm.customers import blueprint as customers_bp
@@ -142,6 +146,7 @@ def register_blueprints(app):
     app.register_blueprint(line_tab_bp)
     app.register_blueprint(linking_bp)
     app.register_blueprint(bookings_bp)
+    app.register_blueprint(broadcasts_bp)
     app.register_blueprint(digests_bp)
     app.register_blueprint(plans_bp)
     plan_gate.init_app(app)

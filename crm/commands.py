@@ -7,6 +7,8 @@ from flask.cli import AppGroup
 
 from crm import jobs
 from crm.bookings.demo import seed_booking_demo
+from crm.broadcasts import services as broadcasts
+from crm.broadcasts.ticker import register_cron as register_broadcast_tick
 from crm.demo import connect_demo_to_sandbox, seed_demo
 from crm.digests import line_notify
 from crm.digests.services import run_digest_tick
@@ -116,6 +118,7 @@ def sweep_command():
 def tick_command():
     """Release due scheduled LINE messages, re-enqueue lost deliveries and events; idempotent, run every minute."""
     result = tick()
+    result.update(broadcasts.tick())
     jobs.commit()
     click.echo(json.dumps(result))
 
@@ -210,4 +213,5 @@ def cron_command():
     scheduler = CronScheduler(connection=redis_connection())
     register_cron(scheduler)
     register_line_tick(scheduler)
+    register_broadcast_tick(scheduler)
     scheduler.start()

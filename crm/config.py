@@ -113,6 +113,14 @@ class Config:
     LINE_SEND_THREADS = int(os.environ.get("LINE_SEND_THREADS", "8"))
     LINE_DELIVER_BATCH = int(os.environ.get("LINE_DELIVER_BATCH", "50"))
     LINE_TICK_SECONDS = float(os.environ.get("LINE_TICK_SECONDS", "5"))
+    # 一斉配信: recipients per batch (one multicast: at most 500), pushes a second per process (LINE
+    # allows 2,000 per channel), sending threads, a claimed batch's lease, retries of 429/5xx.
+    BROADCAST_BATCH_SIZE = int(os.environ.get("BROADCAST_BATCH_SIZE", "500"))
+    BROADCAST_PUSH_RATE = float(os.environ.get("BROADCAST_PUSH_RATE", "2000"))
+    BROADCAST_PUSH_THREADS = int(os.environ.get("BROADCAST_PUSH_THREADS", "24"))
+    BROADCAST_LEASE_SECONDS = float(os.environ.get("BROADCAST_LEASE_SECONDS", "60"))
+    BROADCAST_RETRY_WAIT = float(os.environ.get("BROADCAST_RETRY_WAIT", "0.5"))
+    BROADCAST_ATTEMPTS = int(os.environ.get("BROADCAST_ATTEMPTS", "8"))
     LINK_TOKEN_MAX_AGE = int(os.environ.get("LINK_TOKEN_MAX_AGE", str(30 * 60)))  # seconds
     LINK_FORM_RATE_LIMIT = os.environ.get("LINK_FORM_RATE_LIMIT", "10/hour")
     WEBHOOK_MAX_BYTES = int(os.environ.get("WEBHOOK_MAX_BYTES", str(1024 * 1024)))

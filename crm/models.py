@@ -6,6 +6,12 @@ from crm.bookings.models import (  # noqa: F401
     Closure,
     Service,
 )
+from crm.broadcasts.models import (  # noqa: F401
+    Broadcast,
+    BroadcastBatch,
+    BroadcastRecipient,
+    Segment,
+)
 from crm.conversations.models import (  # noqa: F401
     LineFriend,  # noqa: F401
     LineMessage,

@@ -14,6 +14,10 @@ _signals = Namespace()
 #: automatic responses listen.
 message_received = _signals.signal("message-received")
 
+#: sender: the LineFriend whose conversation became unread or read (crm/conversations/read_state.py,
+#: the one writer of unread_since). The staff rich menus follow it.
+read_state_changed = _signals.signal("read-state-changed")
+
 #: sender: the LineFriend; kwargs: data (the postback data string), event.
 #: Returns (from receivers) what to answer; the first non-None answer is used.
 postback_received = _signals.signal("postback-received")

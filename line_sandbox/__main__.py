@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from werkzeug.serving import run_simple
+from werkzeug.serving import WSGIRequestHandler, run_simple
 
 from . import SpecMissing, create_app
 
@@ -20,7 +20,14 @@ def main(argv=None) -> None:
     except SpecMissing as error:
         raise SystemExit(f"line_sandbox: {error}") from None
     print(f"LINE sandbox on http://{args.host}:{args.port}  (phone: /phone, control: /_sandbox)", flush=True)
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False, use_debugger=False)
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False, use_debugger=False,
+               request_handler=KeepAliveHandler)
+
+
+class KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1: a client (line-bot-sdk's urllib3 pool) keeps its connection, as with LINE."""
+
+    protocol_version = "HTTP/1.1"
 
 
 if __name__ == "__main__":

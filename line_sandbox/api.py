@@ -38,6 +38,10 @@ _FAULT_MESSAGES = {
     504: "Gateway Timeout",
 }
 _LOGGED_HEADERS = ("Content-Type", "X-Line-Retry-Key", "Authorization")
+# LINE's per-channel rate limits (requests a second) of the sending endpoints; a channel's
+# "rate_limit" (control API) overrides the push one, "multicast_rate_limit" the multicast one.
+RATE_LIMITS = {"/v2/bot/message/push": ("rate_limit", 2000), "/v2/bot/message/multicast": ("multicast_rate_limit", 200)}
+RATE_LIMITED = "The API rate limit has been exceeded. Try again later."
 _REDACTED_FIELDS = ("client_secret", "channel_secret", "password")
 
 
@@ -159,6 +163,10 @@ def register(app) -> None:
                 return _fault_response(fault)
         if request.path.startswith("/v2/bot/") and not g.channel_id:
             raise LineError(401, AUTH_FAILED)
+        limit = RATE_LIMITS.get(request.path)
+        if limit and request.method == "POST" and not state.within_rate(
+                g.channel_id, request.path, channel.get(limit[0]) or limit[1]):
+            raise LineError(429, RATE_LIMITED)
         return None
 
     @app.after_request

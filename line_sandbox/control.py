@@ -22,7 +22,8 @@ bp = Blueprint("control", __name__, url_prefix="/_sandbox")
 
 _USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 _CHANNEL_FIELDS = ("channel_secret", "channel_access_token", "bot_name", "bot_user_id", "chat_mode",
-                   "webhook_url", "webhook_active", "picture_url", "quota", "mark_as_read_mode", "basic_id")
+                   "webhook_url", "webhook_active", "picture_url", "quota", "mark_as_read_mode", "basic_id",
+                   "rate_limit")
 
 
 class ControlError(Exception):
@@ -177,6 +178,23 @@ def set_friendship(channel_id, user_id):
         else:
             state.set_friendship(channel_id, user_id, status)
     return jsonify(channel_id=channel_id, user_id=user_id, status=status)
+
+
+@bp.post("/channels/<channel_id>/friends")
+def bulk_friendship(channel_id):
+    """Seed many friendships at once (benchmarks): {"user_ids": [...], "status": "friend"}; no webhook."""
+    body = _body()
+    status = body.get("status", "friend")
+    if status not in ("friend", "blocked"):
+        raise ControlError(400, "status must be friend or blocked")
+    ids = body.get("user_ids") or []
+    if not isinstance(ids, list) or not all(isinstance(u, str) and _USER_ID.match(u) for u in ids):
+        raise ControlError(400, "user_ids must be LINE user ids")
+    with sandbox().state.change() as data:
+        if channel_id not in data["channels"]:
+            raise ControlError(404, "unknown channel")
+        data["friends"].setdefault(channel_id, {}).update(dict.fromkeys(ids, status))
+    return jsonify(count=len(ids))
 
 
 @bp.post("/channels/<channel_id>/deliver")

@@ -218,6 +218,46 @@ def quota_consumption():
         return jsonify(totalUsage=data["quota_usage"].get(g.channel_id, 0))
 
 
+@bp.post("/v2/bot/coupon")
+def create_coupon():
+    body = json_body()
+    validate_body(body)
+    if body["endTimestamp"] <= body["startTimestamp"]:
+        raise LineError(400, "The request body has 1 error(s)",
+                        [{"message": "must be after startTimestamp", "property": "endTimestamp"}])
+    coupon_id = "01" + uuid.uuid4().hex[:24].upper()
+    with sandbox().state.change() as data:
+        data.setdefault("coupons", {}).setdefault(g.channel_id, {})[coupon_id] = {
+            **body, "couponId": coupon_id, "status": "RUNNING", "createdTimestamp": int(time.time())}
+    return jsonify(couponId=coupon_id)
+
+
+@bp.get("/v2/bot/coupon/<coupon_id>")
+def get_coupon(coupon_id):
+    with sandbox().state.read() as data:
+        coupon = data.get("coupons", {}).get(g.channel_id, {}).get(coupon_id)
+        if coupon is None:
+            raise LineError(404, "Not found")
+        return jsonify(coupon)
+
+
+@bp.get("/v2/bot/coupon")
+def list_coupons():
+    with sandbox().state.read() as data:
+        items = [{"couponId": c["couponId"], "title": c["title"]} for c in data.get("coupons", {}).get(g.channel_id, {}).values()]
+    return jsonify(items=items)
+
+
+@bp.put("/v2/bot/coupon/<coupon_id>/close")
+def close_coupon(coupon_id):
+    with sandbox().state.change() as data:
+        coupon = data.get("coupons", {}).get(g.channel_id, {}).get(coupon_id)
+        if coupon is None:
+            raise LineError(404, "Not found")
+        coupon["status"] = "CLOSED"
+    return jsonify({})
+
+
 @bp.get("/v2/bot/info")
 def bot_info():
     with sandbox().state.read() as data:

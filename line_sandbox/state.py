@@ -46,6 +46,7 @@ def _empty() -> dict:
         "default_richmenu": {},  # channel_id -> richMenuId
         "user_richmenus": {},  # channel_id -> {user_id: richMenuId}
         "quota_usage": {},  # channel_id -> pushed message count
+        "coupons": {},  # channel_id -> {couponId: coupon as created}
         "faults": [],  # queued fault injections
         "login_codes": {},  # authorization code -> grant
         "login_tokens": {},  # LINE Login access token -> grant
@@ -168,6 +169,17 @@ class State:
         log = self.data["requests"].setdefault(channel_id, [])
         log.append(entry)
         del log[:-_REQUEST_LOG_LIMIT]
+
+    def within_rate(self, channel_id: str, path: str, per_second: float) -> bool:
+        """Count a call in this second's window; False once the channel made `per_second` of them."""
+        key, second = (channel_id, path), int(time.time())
+        with self.lock:
+            windows = self.__dict__.setdefault("_rate_windows", {})
+            start, count = windows.get(key, (second, 0))
+            if start != second:
+                start, count = second, 0
+            windows[key] = (start, count + 1)
+            return count < per_second
 
     def take_fault(self, method: str, path: str) -> dict | None:
         """Consume the first queued fault matching this request, if any."""

@@ -3,6 +3,7 @@ import pytest
 import sqlalchemy as sa
 
 from crm.bookings.models import Booking, BookingStatus, Service
+from crm.broadcasts.models import Broadcast, BroadcastStatus
 from crm.conversations.models import Direction, LineFriend, LineMessage
 from crm.customers import tags
 from crm.customers.models import Customer, CustomerImport, Tag
@@ -28,7 +29,7 @@ def _id_routes(app):
 def test_every_id_route_is_known_to_this_test(app):
     # A new kind of id must be added to the fixture below, or the route is untested.
     known = {"customer_id", "staff_id", "friend_id", "message_id", "booking_id", "service_id",
-             "request_id", "draft_id", "tag_id", "import_id", "reply_id"}
+             "request_id", "draft_id", "tag_id", "import_id", "broadcast_id", "reply_id"}
     unknown = {arg for _, ids in _id_routes(app) for arg in ids} - known
     assert not unknown, f"add these ids to test_tenancy: {unknown}"
 
@@ -60,10 +61,13 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
     upload = CustomerImport(shop_id=other_shop.id, filename="x.csv", encoding="utf-8", row_count=1,
                             data="氏名,電話\r\n他店,090-1234-5678\r\n".encode())
     _db.session.add(upload)
+    broadcast = Broadcast(shop_id=other_shop.id, title="他店の配信", segment_definition={}, text="他店",
+                          status=BroadcastStatus.PENDING, author_id=other_staff.id)
+    _db.session.add(broadcast)
     saved_reply = SavedReply(shop_id=other_shop.id, title="他店の定型文", body="他店")
     _db.session.add(saved_reply)
     _db.session.flush()
-    ids = {"customer_id": victim.id, "staff_id": other_staff.id, "friend_id": stranger.id, "message_id": message.id,
+    ids = {"broadcast_id": broadcast.id, "customer_id": victim.id, "staff_id": other_staff.id, "friend_id": stranger.id, "message_id": message.id,
            "booking_id": booking.id, "service_id": service.id, "request_id": link_request.id,
            "draft_id": draft.id, "tag_id": tag.id, "import_id": upload.id,
            "reply_id": saved_reply.id}
@@ -77,6 +81,7 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
         with app.test_request_context():
             url = app.url_map.bind("localhost").build(rule.endpoint, values)
         owner_only = ("staff.", "bookings.service_", "linking.", "customers.tag_settings", "customers.import_",
+                      "broadcasts.approve", "broadcasts.send_back",
                       "line_tab.update_saved_reply", "line_tab.delete_saved_reply")
         if rule.endpoint.startswith(owner_only) and not as_owner:
             continue  # the role check answers first; test_staff_admin covers it
@@ -103,6 +108,7 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
     assert (_db.session.get(Tag, tag.id).name, _db.session.get(Tag, tag.id).colour) == ("他店のタグ", "red")
     assert [t.id for t in tags.tags_for_customers(other_shop.id, [victim.id])[victim.id]] == [tag.id]
     assert _db.session.get(CustomerImport, upload.id) is not None
+    assert _db.session.get(Broadcast, broadcast.id).status == BroadcastStatus.PENDING
     assert _db.session.get(SavedReply, saved_reply.id).title == "他店の定型文"
     assert _db.session.get(LineFriend, stranger.id).assignee_id is None and not _db.session.get(LineFriend, stranger.id).spam
     assert not _db.session.get(Customer, victim.id).broadcast_opt_out

@@ -112,6 +112,8 @@ class Booking(ShopOwnedMixin, TimestampMixin, db.Model):
         sa.CheckConstraint("starts_at < ends_at", name="starts_before_end"),
         sa.Index("ix_bookings_shop_starts", "shop_id", "starts_at"),
         sa.Index("ix_bookings_customer_starts", "customer_id", "starts_at"),
+        # Segments (一斉配信): the shop's visits or upcoming bookings in a time range, read from the index alone.
+        sa.Index("ix_bookings_shop_status_starts_customer", "shop_id", "status", "starts_at", "customer_id"),
     )
 
     @property

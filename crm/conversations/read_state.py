@@ -22,10 +22,13 @@ def record_incoming(friend: LineFriend, message: LineMessage) -> None:
     the customer wrote again.
     """
     when = message.sent_at or utcnow()
+    became_unread = friend.unread_since is None
     if friend.unread_since is None or when < friend.unread_since:
         friend.unread_since = when
     friend.unread_count += 1
     friend.remind_at = None
+    if became_unread:
+        signals.read_state_changed.send(friend)
 
 
 def mark_read(friend: LineFriend, staff: Staff | None) -> bool:
@@ -43,6 +46,7 @@ def mark_read(friend: LineFriend, staff: Staff | None) -> bool:
     friend.last_read_at = now
     friend.last_read_by_id = staff.id if staff else None
     db.session.flush()
+    signals.read_state_changed.send(friend)
     return True
 
 
@@ -61,6 +65,7 @@ def notify_later(friend: LineFriend, staff: Staff | None, remind_at: datetime | 
         )
         friend.unread_since = last_incoming or now
         friend.unread_count = max(friend.unread_count, 1)
+        signals.read_state_changed.send(friend)
     friend.notify_later_at = now
     friend.notify_later_by_id = staff.id if staff else None
     friend.remind_at = remind_at

@@ -1,10 +1,9 @@
 """Jobs: the digest tick (every minute, from rq's cron scheduler) and the staff rich menu sync."""
 import logging
 
-import sqlalchemy as sa
-from flask import current_app, has_app_context
+from flask import current_app
 
-from crm import jobs
+from crm import jobs, signals
 from crm.conversations.models import LineFriend
 from crm.database import utcnow
 from crm.digests import line_notify
@@ -30,24 +29,11 @@ def sync_menus_job():
     return sync_rich_menus(utcnow())
 
 
-def _read_state_changed(session, flush_context):
-    """after_flush: a conversation became unread or read -> sync the staff rich menus after the commit."""
-    if not has_app_context() or not line_notify.configured():
-        return
-    changed = any(
-        isinstance(obj, LineFriend) and sa.inspect(obj).attrs.unread_since.history.has_changes()
-        for obj in list(session.new) + list(session.dirty)
-    )
-    if not changed:
-        return
-    jobs.enqueue_once_after_commit(sync_menus_job, session=session)
-
-
-def install_listeners():
-    from sqlalchemy.orm import Session
-
-    if not sa.event.contains(Session, "after_flush", _read_state_changed):
-        sa.event.listen(Session, "after_flush", _read_state_changed)
+@signals.read_state_changed.connect
+def sync_menus_after_commit(friend: LineFriend, **_: object) -> None:
+    """A conversation became unread or read: sync the staff rich menus once, after the commit."""
+    if line_notify.configured():
+        jobs.enqueue_once_after_commit(sync_menus_job)
 
 
 def register_cron(scheduler, queue_name=None):

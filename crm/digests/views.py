@@ -20,7 +20,6 @@ from crm.digests.render import (
     title,
     waited,
 )
-from crm.digests.tasks import install_listeners
 from crm.extensions import csrf, db, limiter
 from crm.line_platform.deliveries import signature_is_valid
 from crm.line_tab.models import DraftStatus, LineDraft
@@ -194,9 +193,3 @@ def notify_webhook():
     # answered, and no transaction open while LINE is called.
     return {}, 200
 
-
-def _install():
-    install_listeners()
-
-
-_install()

@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from crm.conversations.models import LineFriend
+from crm import signals
+from crm.conversations import read_state
+from crm.conversations.models import Direction, LineFriend, LineMessage
 from crm.database import utcnow
 from crm.digests import line_notify
 from crm.digests.connections import settings_for
@@ -18,7 +20,7 @@ from crm.digests.services import run_digest_tick
 from crm.extensions import db as _db
 from crm.shops.models import Plan
 from tests.digests.conftest import make_unread, utc
-from tests.factories import make_shop, make_staff
+from tests.factories import make_friend, make_shop, make_staff
 
 CODE = re.compile(r"<code>([A-Z0-9]{8})</code>")
 
@@ -124,12 +126,17 @@ def test_read_state_changes_sync_the_menu_after_the_commit(app, db, notify_chann
     shop, owner = make_shop()
     user = notify_channel.connect(owner)
     sync_rich_menus(utcnow())
-    friend = make_unread(shop, utcnow())
-    jobs.commit()  # the after-flush hook queued the sync (sync jobs in tests)
+    friend = make_friend(shop, display_name="花子LINE")
+    message = LineMessage(shop_id=shop.id, friend_id=friend.id, direction=Direction.INCOMING, message_type="text",
+                          text="こんにちは", payload={}, sent_at=utcnow())
+    _db.session.add(message)
+    _db.session.flush()
+    signals.message_received.send(friend, message=message, event=None)  # as the gateway announces it
+    assert notify_channel.menu_of(user) == notify_channel.menus[line_notify.NORMAL]  # not before the commit
+    jobs.commit()  # read state queued one sync for after the commit (jobs run at once in tests)
     assert notify_channel.menu_of(user) == notify_channel.menus[line_notify.UNREAD]
     friend = _db.session.get(LineFriend, friend.id)
-    friend.unread_since = None
-    friend.unread_count = 0
+    read_state.mark_read(friend, owner)
     jobs.commit()
     assert notify_channel.menu_of(user) == notify_channel.menus[line_notify.NORMAL]
 
