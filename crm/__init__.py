@@ -17,10 +17,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+import crm.autoreply.responder  # noqa: F401  (signal receivers: あいさつ, キーワード応答, 時間外)
+import crm.autoreply.views  # noqa: F401
 import crm.bookings.receivers  # noqa: F401  (signal receivers)
 import crm.bookings.tabs  # noqa: F401  (registers the 予約 tab)
 import crm.bookings.views  # noqa: F401
-import crm.broadcasts.receivers  # noqa: F401  (the 配信停止 keyword)
 import crm.broadcasts.views  # noqa: F401
 import crm.conversations.friends  # noqa: F401  (signal receivers)
 import crm.conversations.record  # noqa: F401  (the linked friend on every tab)
@@ -50,6 +51,7 @@ import crm.models  # noqa: F401  (registers every table on the metadata)
 import crm.staff.views  # noqa: F401
 from crm import errors, formatting, ticker, transactions
 from crm.assets import blueprint as assets_bp
+from crm.autoreply import blueprint as autoreply_bp
 from crm.bookings import blueprint as bookings_bp
 from crm.broadcasts import blueprint as broadcasts_bp
 from crm.commands import crm_cli
@@ -147,6 +149,7 @@ def register_blueprints(app):
     app.register_blueprint(linking_bp)
     app.register_blueprint(bookings_bp)
     app.register_blueprint(broadcasts_bp)
+    app.register_blueprint(autoreply_bp)
     app.register_blueprint(digests_bp)
     app.register_blueprint(plans_bp)
     plan_gate.init_app(app)

@@ -67,6 +67,15 @@ def enqueue_once_after_commit(job: Callable[..., Any], *args: Any, session: Any 
         pending.append(entry)
 
 
+def take_pending(job: Callable[..., Any]) -> list[tuple]:
+    """Remove the calls of `job` waiting for this commit and return their arguments: the caller runs them itself."""
+    path, pending = job_path(job), db.session.info.get("pending_jobs", [])
+    taken = [args for p, args in pending if p == path]
+    if taken:
+        db.session.info["pending_jobs"] = [(p, args) for p, args in pending if p != path]
+    return taken
+
+
 def enqueue_at_after_commit(when: Any, job: Callable[..., Any] | str, *args: Any, job_id: str | None = None) -> None:
     """With rq, run `job(*args)` at `when` (rq's scheduler) once the transaction has committed.
 

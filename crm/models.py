@@ -1,4 +1,12 @@
 """Every model, imported in one place so metadata (and Alembic) sees them all."""
+from crm.autoreply.models import (  # noqa: F401
+    AutoReplyClosure,
+    AutoReplyFire,
+    AutoReplyHours,
+    AutoReplySettings,
+    BookingReminder,
+    KeywordRule,
+)
 from crm.bookings.models import (  # noqa: F401
     Booking,
     BookingSlot,

@@ -21,6 +21,7 @@ LAYERS: list[set[str]] = [
     {"line_platform", "line_login"},  # the gateway: webhook in, send pipeline out
     {"linking"},
     {"bookings", "tags"},
+    {"autoreply"},  # automatic responses: あいさつ, 時間外, キーワード応答, 予約リマインダー
     {"line_tab", "broadcasts"},  # the LINE tab's UI and its features (drafts, 送信予約); 一斉配信
     {"plans", "digests"},
     {"app"},  # crm/__init__.py, commands.py, demo.py, models.py, wsgi.py: the assembly

@@ -1,7 +1,10 @@
 """Every route that takes a shop-owned id answers 404 for another shop's rows."""
+from datetime import date
+
 import pytest
 import sqlalchemy as sa
 
+from crm.autoreply import services as autoreply_services
 from crm.bookings.models import Booking, BookingStatus, Service
 from crm.broadcasts.models import Broadcast, BroadcastStatus
 from crm.conversations.models import Direction, LineFriend, LineMessage
@@ -29,7 +32,7 @@ def _id_routes(app):
 def test_every_id_route_is_known_to_this_test(app):
     # A new kind of id must be added to the fixture below, or the route is untested.
     known = {"customer_id", "staff_id", "friend_id", "message_id", "booking_id", "service_id",
-             "request_id", "draft_id", "tag_id", "import_id", "broadcast_id", "reply_id"}
+             "request_id", "draft_id", "tag_id", "import_id", "broadcast_id", "reply_id", "rule_id", "closure_id"}
     unknown = {arg for _, ids in _id_routes(app) for arg in ids} - known
     assert not unknown, f"add these ids to test_tenancy: {unknown}"
 
@@ -64,13 +67,17 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
     broadcast = Broadcast(shop_id=other_shop.id, title="他店の配信", segment_definition={}, text="他店",
                           status=BroadcastStatus.PENDING, author_id=other_staff.id)
     _db.session.add(broadcast)
+    keyword_rule = autoreply_services.save_rule(None, other_shop.id, name="他店", keyword="他店", match_type="exact",
+                                                priority=0, enabled=True, reply_kind="text", reply_text="他店",
+                                                image_url="")
+    closure = autoreply_services.add_closure(other_shop.id, date(2026, 12, 31), None, "他店")
     saved_reply = SavedReply(shop_id=other_shop.id, title="他店の定型文", body="他店")
     _db.session.add(saved_reply)
     _db.session.flush()
     ids = {"broadcast_id": broadcast.id, "customer_id": victim.id, "staff_id": other_staff.id, "friend_id": stranger.id, "message_id": message.id,
            "booking_id": booking.id, "service_id": service.id, "request_id": link_request.id,
            "draft_id": draft.id, "tag_id": tag.id, "import_id": upload.id,
-           "reply_id": saved_reply.id}
+           "reply_id": saved_reply.id, "rule_id": keyword_rule.id, "closure_id": closure.id}
     me = owner if as_owner else make_staff(shop)
     auth.login(me)
 
@@ -82,7 +89,7 @@ def test_another_shops_ids_answer_404(app, client, auth, db, as_owner):
             url = app.url_map.bind("localhost").build(rule.endpoint, values)
         owner_only = ("staff.", "bookings.service_", "linking.", "customers.tag_settings", "customers.import_",
                       "broadcasts.approve", "broadcasts.send_back",
-                      "line_tab.update_saved_reply", "line_tab.delete_saved_reply")
+                      "line_tab.update_saved_reply", "line_tab.delete_saved_reply", "autoreply.")
         if rule.endpoint.startswith(owner_only) and not as_owner:
             continue  # the role check answers first; test_staff_admin covers it
         for method in rule.methods - {"HEAD", "OPTIONS"}:

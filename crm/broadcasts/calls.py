@@ -6,16 +6,18 @@ connections stay open from batch to batch.
 import random
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from flask_babel import gettext as _
 from linebot.v3.messaging import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from crm.broadcasts.models import RecipientStatus
 from crm.line_platform.channels import line_error_reason
-from crm.line_platform.client import line_apis
+from crm.line_platform.client import LineApis, line_apis
 
 _sleep = time.sleep  # between retries (tests replace it)
 NOT_A_FRIEND = "Failed to send messages"  # LINE's 400 for a push to someone who blocked the account
@@ -57,7 +59,7 @@ def threads() -> ThreadPoolExecutor:
     return _pool
 
 
-def thread_apis(app, token):
+def thread_apis(app: Flask, token: str) -> LineApis:
     """This thread's open SDK client for the token (connections stay open between batches)."""
     clients = getattr(_local, "clients", None)
     if clients is None:
@@ -89,7 +91,7 @@ def _backoff(exc: Exception, attempt: int) -> float:
     return min(30.0, base * 2 ** attempt) * (0.5 + random.random())
 
 
-def call(send) -> tuple[RecipientStatus, str | None, str | None]:
+def call(send: Callable[[], Any]) -> tuple[RecipientStatus, str | None, str | None]:
     """One LINE call with its retries: (status, failure reason, request id)."""
     attempts = int(current_app.config["BROADCAST_ATTEMPTS"])
     for attempt in range(attempts):

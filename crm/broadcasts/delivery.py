@@ -9,12 +9,13 @@ retried with backoff (Retry-After when LINE gives one); pushes are paced under
 BROADCAST_PUSH_RATE per process (LINE allows 2,000 requests a second per channel).
 """
 import logging
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 from flask_babel import gettext as _
 from linebot.v3.messaging import MulticastRequest, PushMessageRequest
 
@@ -42,6 +43,9 @@ def lease_seconds() -> float:
     return float(current_app.config["BROADCAST_LEASE_SECONDS"])
 
 
+Outcome = tuple[RecipientStatus, str | None, str | None]  # calls.call's (status, failure reason, request id)
+
+
 @dataclass
 class _Recipient:
     id: int
@@ -49,7 +53,7 @@ class _Recipient:
     friend_id: int | None
     line_user_id: str
     retry_key: str | None
-    messages: list = field(default_factory=list)
+    messages: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -60,8 +64,8 @@ class _Plan:
     mode: str
     token: str
     retry_key: str
-    messages: list  # the multicast's (the same for everyone)
-    recipients: list
+    messages: list[dict]  # the multicast's (the same for everyone)
+    recipients: list[_Recipient]
     lease_until: datetime
 
 
@@ -75,6 +79,9 @@ def _claim(batch_id: int) -> _Plan | None:
     if batch.status == BatchStatus.SENDING and batch.claimed_until and batch.claimed_until > now:
         return None  # another worker holds it
     broadcast = db.session.get(Broadcast, batch.broadcast_id)
+    shop = db.session.get(Shop, batch.shop_id)
+    if broadcast is None or shop is None:  # deleted with it (ON DELETE CASCADE): nothing to send
+        return None
     in_range = sa.and_(BroadcastRecipient.broadcast_id == batch.broadcast_id,
                        BroadcastRecipient.status == RecipientStatus.PENDING,
                        BroadcastRecipient.id.between(batch.first_recipient_id, batch.last_recipient_id))
@@ -84,8 +91,11 @@ def _claim(batch_id: int) -> _Plan | None:
         batch.status, batch.updated_at = BatchStatus.CANCELLED, now
         _finish_if_done(broadcast.id)
         return None
+    if broadcast.mode not in ("multicast", "push"):  # prepare.py sets it in the transaction that starts SENDING
+        raise RuntimeError(f"broadcast {broadcast.id} is sending without a mode")
     channel = db.session.scalars(sa.select(LineChannel).where(LineChannel.shop_id == batch.shop_id)).first()
-    shop = db.session.get(Shop, batch.shop_id)
+    # Disconnected since it was prepared: no token; deliver_batch fails these recipients (the broadcast still ends).
+    token = (channel.channel_access_token if channel is not None else None) or ""
     rows = db.session.execute(sa.select(BroadcastRecipient.id, BroadcastRecipient.customer_id,
                                         BroadcastRecipient.friend_id, BroadcastRecipient.line_user_id,
                                         BroadcastRecipient.retry_key).where(in_range)
@@ -96,15 +106,15 @@ def _claim(batch_id: int) -> _Plan | None:
         people = compose.people([r.customer_id for r in recipients if r.customer_id], shop, now)
         nobody = compose.Person("", "")
         for r in recipients:
-            r.messages = compose.messages_for(broadcast.text, shop.name, people.get(r.customer_id, nobody),
-                                              broadcast.coupon_id)
+            person = people.get(r.customer_id, nobody) if r.customer_id is not None else nobody
+            r.messages = compose.messages_for(broadcast.text, shop.name, person, broadcast.coupon_id)
     batch.status, batch.attempts, batch.updated_at = BatchStatus.SENDING, batch.attempts + 1, now
     batch.claimed_until = now + timedelta(seconds=lease_seconds())
-    return _Plan(batch.id, broadcast.id, batch.shop_id, broadcast.mode, channel.channel_access_token,
-                 batch.retry_key, messages, recipients, batch.claimed_until)
+    return _Plan(batch.id, broadcast.id, batch.shop_id, broadcast.mode, token, batch.retry_key,
+                 messages, recipients, batch.claimed_until)
 
 
-def _multicast(app, plan: _Plan):
+def _multicast(app: Flask, plan: _Plan) -> Outcome:
     with app.app_context():  # the SDK client reads the app's timeout; reasons are translated
         apis = thread_apis(app, plan.token)
         request = MulticastRequest.from_dict({"to": [r.line_user_id for r in plan.recipients],
@@ -112,12 +122,12 @@ def _multicast(app, plan: _Plan):
         return call(lambda: apis.messaging.multicast_with_http_info(request, x_line_retry_key=plan.retry_key))
 
 
-def _push(app, plan: _Plan, recipient: _Recipient, pacer: Pacer):
+def _push(app: Flask, plan: _Plan, recipient: _Recipient, pacer: Pacer) -> Outcome:
     with app.app_context():
         apis = thread_apis(app, plan.token)
         request = PushMessageRequest.from_dict({"to": recipient.line_user_id, "messages": recipient.messages})
 
-        def send():
+        def send() -> Any:
             pacer.wait()
             return apis.messaging.push_message_with_http_info(request, x_line_retry_key=recipient.retry_key)
 
@@ -133,27 +143,31 @@ def _renew(plan: _Plan) -> None:
     plan.lease_until = until
 
 
-def _run(plan: _Plan) -> dict:
-    """Call LINE for the plan on the sending threads; the lease is renewed from here meanwhile."""
-    app = current_app._get_current_object()
-    pool = threads()
-    if plan.mode == "multicast":
-        futures = {pool.submit(_multicast, app, plan): None}
-    else:
-        pace = pacer()
-        futures = {pool.submit(_push, app, plan, r, pace): r.id for r in plan.recipients}
-    pending = set(futures)
+def _wait_renewing(plan: _Plan, pending: set[Future[Outcome]]) -> None:
+    """Wait for the calls, renewing the batch's lease while they last."""
     while pending:
         _done, pending = wait(pending, timeout=lease_seconds() / 3, return_when=FIRST_COMPLETED)
         if pending and utcnow() >= plan.lease_until - timedelta(seconds=lease_seconds() / 2):
             _renew(plan)
+
+
+def _run(plan: _Plan) -> dict[int, Outcome]:
+    """Call LINE for the plan on the sending threads; the lease is renewed from here meanwhile."""
+    # The stubs type current_app as Flask; it is a LocalProxy, which has this method.
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    pool = threads()
     if plan.mode == "multicast":
-        outcome = next(iter(futures)).result()
+        multicast = pool.submit(_multicast, app, plan)
+        _wait_renewing(plan, {multicast})
+        outcome = multicast.result()
         return {r.id: outcome for r in plan.recipients}
+    pace = pacer()
+    futures = {pool.submit(_push, app, plan, r, pace): r.id for r in plan.recipients}
+    _wait_renewing(plan, set(futures))
     return {rid: future.result() for future, rid in futures.items()}
 
 
-def _history(plan: _Plan, sent: list, now: datetime) -> None:
+def _history(plan: _Plan, sent: list[_Recipient], now: datetime) -> None:
     """One LineMessage per recipient who got it (一斉配信 in their LINE tab), inserted in bulk."""
     rows = []
     for r in sent:
@@ -172,9 +186,9 @@ def _history(plan: _Plan, sent: list, now: datetime) -> None:
         db.session.execute(sa.insert(LineMessage), rows)
 
 
-def _record(plan: _Plan, outcomes: dict) -> None:
+def _record(plan: _Plan, outcomes: dict[int, Outcome]) -> None:
     now = utcnow()
-    by_status: dict = {}
+    by_status: dict[RecipientStatus, list[_Recipient]] = {}
     for r in plan.recipients:
         by_status.setdefault(outcomes[r.id][0], []).append(r)
     for status, recipients in by_status.items():
@@ -218,7 +232,8 @@ def _finish_if_done(broadcast_id: int) -> bool:
                                    Broadcast.finished_at.is_(None), ~open_batches)
         .values(status=sa.case((Broadcast.status == BroadcastStatus.SENDING, BroadcastStatus.DONE.value),
                                else_=Broadcast.status), finished_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)).rowcount
+        # An UPDATE's Result is a CursorResult; Session.execute is typed as returning the base Result.
+        .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
     return bool(done)
 
 
@@ -230,12 +245,16 @@ def deliver_batch(batch_id: int) -> int:
         if plan is not None:
             _record(plan, {})
         return 0
-    outcomes = _run(plan)
+    if plan.token:
+        outcomes = _run(plan)
+    else:
+        reason = _("LINEチャネルが設定されていません。")
+        outcomes = {r.id: (RecipientStatus.FAILED, reason, None) for r in plan.recipients}
     _record(plan, outcomes)
     return sum(1 for o in outcomes.values() if o[0] == RecipientStatus.SENT)
 
 
-def sweep_batches(now=None, pending_after=timedelta(minutes=5)) -> int:
+def sweep_batches(now: datetime | None = None, pending_after: timedelta = timedelta(minutes=5)) -> int:
     """Re-enqueue batches whose job was lost: SENDING past their lease, or PENDING for a long while."""
     now = now or utcnow()
     ids = db.session.scalars(sa.select(BroadcastBatch.id).where(sa.or_(

@@ -5,6 +5,7 @@ Field names: ``op`` (between groups), ``g<i>-op`` (inside group i),
 ``-service_id``, ``-month``, ``-since``, ``-until``).  Editing buttons post
 ``edit`` = add_condition:<i>, remove_condition:<i>:<j>, add_group, remove_group:<i>.
 """
+from collections.abc import Mapping
 from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,7 +16,7 @@ from crm.broadcasts.segments import MAX_CONDITIONS, MAX_GROUPS, SegmentError, em
 PARAMS = ("tag_id", "days", "service_id", "month", "since", "until")
 
 
-def definition_from(form) -> dict:
+def definition_from(form: Mapping[str, str]) -> dict:
     """The segment as the form has it (not yet checked: segments.clean does that)."""
     groups = []
     for g in range(MAX_GROUPS):
@@ -29,7 +30,7 @@ def definition_from(form) -> dict:
             condition = {"kind": kind}
             for name in PARAMS:
                 value = form.get(f"g{g}-c{c}-{name}")
-                if value not in (None, ""):
+                if value:  # neither missing nor left empty
                     condition[name] = value
             conditions.append(condition)
         groups.append({"op": form.get(f"g{g}-op", "and"), "conditions": conditions})
@@ -54,7 +55,7 @@ def apply_edit(definition: dict, edit: str) -> dict:
     return definition
 
 
-def scheduled_at_from(form, tz_name: str) -> datetime | None:
+def scheduled_at_from(form: Mapping[str, str], tz_name: str) -> datetime | None:
     """送信予約's date and time (the shop's timezone) as UTC; None for 今すぐ送信."""
     if form.get("when") != "schedule":
         return None

@@ -92,15 +92,15 @@ class Broadcast(ShopOwnedMixin, TimestampMixin, db.Model):
     )
 
     @property
-    def status_label(self):
+    def status_label(self) -> str:
         return STATUS_LABELS[self.status]
 
     @property
-    def editable(self):
+    def editable(self) -> bool:
         return self.status in EDITABLE
 
     @property
-    def running(self):
+    def running(self) -> bool:
         return self.status in RUNNING
 
 

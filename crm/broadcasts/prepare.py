@@ -10,7 +10,7 @@ it again.  Then each batch is a job (delivery.deliver_batch).
 """
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -63,8 +63,8 @@ def _fail(broadcast_id: int, reason: str) -> None:
     log.warning("broadcast %s not sent: %s", broadcast_id, reason)
 
 
-def _create_coupon(token: str, broadcast: Broadcast, tz_name: str) -> str:
-    body = compose.coupon_create_request(broadcast.coupon, tz_name, utcnow())
+def _create_coupon(token: str, coupon: dict, tz_name: str) -> str:
+    body = compose.coupon_create_request(coupon, tz_name, utcnow())
     with line_apis(token) as apis:
         return apis.messaging.create_coupon(CouponCreateRequest.from_dict(body)).coupon_id
 
@@ -75,11 +75,14 @@ def prepare(broadcast_id: int) -> int:
     if broadcast is None or broadcast.status != BroadcastStatus.QUEUED:
         return 0
     shop = db.session.get(Shop, broadcast.shop_id)
+    if shop is None:  # deleted with its broadcasts (ON DELETE CASCADE)
+        return 0
     channel = db.session.scalars(sa.select(LineChannel).where(LineChannel.shop_id == shop.id)).first()
+    token = channel.channel_access_token if channel is not None and channel.configured else None
     definition, tz_name = broadcast.segment_definition, shop.timezone
     cost = segments.count(shop.id, definition, tz_name).reachable
     db.session.commit()  # no transaction (nor SQLite's write lock) while LINE is called
-    if channel is None or not channel.configured:
+    if token is None:
         _fail(broadcast_id, _("LINEチャネルが設定されていません。"))
         return 0
     if cost == 0:
@@ -89,7 +92,7 @@ def prepare(broadcast_id: int) -> int:
         quota.check(quota.fetch(shop.id, exclude_id=broadcast_id), cost)
         coupon_id = broadcast.coupon_id
         if broadcast.coupon and not coupon_id:
-            coupon_id = _create_coupon(channel.channel_access_token, broadcast, tz_name)
+            coupon_id = _create_coupon(token, broadcast.coupon, tz_name)
     except (quota.QuotaExceeded, quota.QuotaUnavailable) as exc:
         _fail(broadcast_id, exc.message)
         return 0
@@ -108,6 +111,8 @@ def _write(broadcast_id: int, coupon_id: str | None) -> int:
     if broadcast is None or broadcast.status != BroadcastStatus.QUEUED:
         return 0  # cancelled meanwhile, or another worker prepared it
     shop = db.session.get(Shop, broadcast.shop_id)
+    if shop is None:  # deleted with its broadcasts (ON DELETE CASCADE)
+        return 0
     now = utcnow()
     personal = compose.is_personal(broadcast.text)
     segment = segments.where_clause(broadcast.segment_definition, shop.timezone, now)
@@ -151,7 +156,7 @@ def _write(broadcast_id: int, coupon_id: str | None) -> int:
     return len(batch_ids)
 
 
-def release_due(now=None) -> int:
+def release_due(now: datetime | None = None) -> int:
     """送信予約 that are due become QUEUED (one guarded UPDATE) and are prepared after the commit."""
     now = now or utcnow()
     ids = db.session.scalars(
@@ -165,7 +170,7 @@ def release_due(now=None) -> int:
     return len(ids)
 
 
-def sweep_queued(now=None, stale_after=timedelta(minutes=1)) -> int:
+def sweep_queued(now: datetime | None = None, stale_after: timedelta = timedelta(minutes=1)) -> int:
     """Prepare again the QUEUED broadcasts whose job was lost (Redis flushed, worker killed)."""
     now = now or utcnow()
     ids = db.session.scalars(sa.select(Broadcast.id).where(

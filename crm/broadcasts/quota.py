@@ -36,7 +36,11 @@ class Quota:
 
     @property
     def remaining(self) -> int | None:
-        return None if not self.limited else max(0, self.value - self.used - self.in_flight)
+        if not self.limited:
+            return None
+        if self.value is None:  # fetch never builds one: a limited quota has its value
+            raise ValueError("a limited quota needs its value")
+        return max(0, self.value - self.used - self.in_flight)
 
     def shortfall(self, cost: int) -> int:
         """By how many messages `cost` would exceed the quota (0: it fits)."""
@@ -74,6 +78,8 @@ def fetch(shop_id: int, exclude_id: int | None = None) -> Quota:
     except (Urllib3Error, OSError) as exc:
         raise QuotaUnavailable(_("LINEに接続できませんでした: %(reason)s", reason=str(exc))) from None
     limited = str(getattr(quota.type, "value", quota.type)) == "limited"
+    if limited and quota.value is None:  # LINE's API always gives a limited quota's value; refuse rather than guess
+        raise QuotaUnavailable(_("LINEから配信数の上限を取得できませんでした: %(reason)s", reason="type=limited, value=null"))
     return Quota(limited, quota.value if limited else None, int(used.total_usage or 0), in_flight(shop_id, exclude_id))
 
 

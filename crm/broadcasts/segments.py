@@ -203,7 +203,7 @@ class Count:
     opted_out: int  # linked, 配信停止
 
     @property
-    def sendable(self):
+    def sendable(self) -> bool:
         return self.reachable > 0
 
 
@@ -231,8 +231,8 @@ def count(shop_id: int, definition: dict, tz_name: str | None = None, now: datet
 
 def describe(definition: dict, shop_id: int) -> str:
     """A one-line human description of the conditions (for lists)."""
-    tags = dict(db.session.execute(sa.select(Tag.id, Tag.name).where(Tag.shop_id == shop_id)).all())
-    services = dict(db.session.execute(sa.select(Service.id, Service.name).where(Service.shop_id == shop_id)).all())
+    tags = dict(db.session.execute(sa.select(Tag.id, Tag.name).where(Tag.shop_id == shop_id)).tuples().all())
+    services = dict(db.session.execute(sa.select(Service.id, Service.name).where(Service.shop_id == shop_id)).tuples().all())
     joiner = {"and": _(" かつ "), "or": _(" または ")}
     groups = []
     for group in definition.get("groups", []):

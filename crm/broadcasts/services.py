@@ -40,7 +40,7 @@ class NotEditable(BroadcastError):
     status = 409
     default_message = None
 
-    def __init__(self, message=None):
+    def __init__(self, message: str | None = None) -> None:
         super().__init__(message or _("配信が始まったため、この一斉配信は変更できません。"))
 
 
@@ -62,7 +62,7 @@ def save_segment(shop_id: int, name: str, definition: dict) -> Segment:
 
 def saved_segments(shop_id: int) -> list[Segment]:
     """The shop's saved segments by name."""
-    return db.session.scalars(sa.select(Segment).where(Segment.shop_id == shop_id).order_by(Segment.name)).all()
+    return list(db.session.scalars(sa.select(Segment).where(Segment.shop_id == shop_id).order_by(Segment.name)).all())
 
 
 # -- writing --------------------------------------------------------------------------
@@ -156,7 +156,8 @@ def cancel(broadcast: Broadcast) -> Broadcast:
         sa.update(Broadcast).where(Broadcast.id == broadcast.id,
                                    Broadcast.status.in_([*EDITABLE, BroadcastStatus.QUEUED, BroadcastStatus.SENDING]))
         .values(status=BroadcastStatus.CANCELLED, cancelled_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)).rowcount
+        # An UPDATE's Result is a CursorResult; Session.execute is typed as returning the base Result.
+        .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
     db.session.refresh(broadcast)
     if not changed:
         raise NotEditable(_("この一斉配信は取り消せません。"))
@@ -184,10 +185,13 @@ class Progress:
 
 def progress(broadcast: Broadcast) -> Progress:
     """Recipients by status (one GROUP BY on an index)."""
-    counts = dict(db.session.execute(
+    counts: dict[str, int] = dict(db.session.execute(
         sa.select(BroadcastRecipient.status, sa.func.count()).where(BroadcastRecipient.broadcast_id == broadcast.id)
-        .group_by(BroadcastRecipient.status)).all())
-    get = lambda s: int(counts.get(s, 0) or counts.get(s.value, 0))  # noqa: E731
+        .group_by(BroadcastRecipient.status)).tuples().all())
+
+    def get(s: RecipientStatus) -> int:
+        return int(counts.get(s, 0) or counts.get(s.value, 0))
+
     return Progress(sum(int(v) for v in counts.values()), get(RecipientStatus.SENT), get(RecipientStatus.FAILED),
                     get(RecipientStatus.BLOCKED), get(RecipientStatus.PENDING), get(RecipientStatus.CANCELLED))
 
@@ -203,9 +207,9 @@ def results(shop_id: int) -> dict[int, dict]:
 
 def for_shop(shop_id: int, limit: int = 100) -> list[Broadcast]:
     """The shop's broadcasts, newest first."""
-    return db.session.scalars(sa.select(Broadcast).where(Broadcast.shop_id == shop_id)
-                              .options(sa.orm.selectinload(Broadcast.author))
-                              .order_by(Broadcast.created_at.desc(), Broadcast.id.desc()).limit(limit)).all()
+    return list(db.session.scalars(sa.select(Broadcast).where(Broadcast.shop_id == shop_id)
+                                   .options(sa.orm.selectinload(Broadcast.author))
+                                   .order_by(Broadcast.created_at.desc(), Broadcast.id.desc()).limit(limit)).all())
 
 
 def pending_count(shop_id: int) -> int:

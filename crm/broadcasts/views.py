@@ -4,8 +4,12 @@ Views never commit (crm/transactions.py does).  Services raise UserErrors; the
 composer answers them itself (the page again, every field kept, the error
 beside its field), HTMX fragments get the one handler's 422 fragment.
 """
+from collections.abc import Mapping
+from typing import Any
+
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -21,7 +25,7 @@ from crm.extensions import db
 from crm.staff.decorators import owner_required
 
 
-def _editor_context(definition, errors=None):
+def _editor_context(definition: dict, errors: str | None = None) -> dict[str, Any]:
     shop_id = current_user.shop_id
     services_ = db.session.scalars(sa.select(Service).where(Service.shop_id == shop_id)
                                    .order_by(Service.position, Service.id)).all()
@@ -29,7 +33,8 @@ def _editor_context(definition, errors=None):
             "services": services_, "saved": services.saved_segments(shop_id), "field_error": errors}
 
 
-def _compose_page(broadcast, form, error=None, status=200, definition=None):
+def _compose_page(broadcast: Broadcast | None, form: Mapping[str, str] | None, error: UserError | None = None,
+                  status: int = 200, definition: dict | None = None) -> ResponseReturnValue:
     if definition is None:
         definition = forms.definition_from(form) if form else (
             broadcast.segment_definition if broadcast else segments.empty_definition())
@@ -38,7 +43,7 @@ def _compose_page(broadcast, form, error=None, status=200, definition=None):
                            **_editor_context(definition)), status
 
 
-def _form_of(broadcast):
+def _form_of(broadcast: Broadcast | None) -> dict[str, Any]:
     if broadcast is None:
         return {}
     coupon = broadcast.coupon or {}
@@ -52,7 +57,7 @@ def _form_of(broadcast):
     return values
 
 
-def _editable(broadcast):
+def _editable(broadcast: Broadcast) -> None:
     if not broadcast.editable:
         abort(409)
     if not current_user.is_owner and (broadcast.author_id != current_user.id
@@ -62,7 +67,7 @@ def _editable(broadcast):
 
 @blueprint.get("/")
 @login_required
-def index():
+def index() -> ResponseReturnValue:
     shop_id = current_user.shop_id
     return render_template("broadcasts/index.html", broadcasts=services.for_shop(shop_id),
                            results=services.results(shop_id), describe=lambda d: segments.describe(d, shop_id))
@@ -71,7 +76,7 @@ def index():
 @blueprint.route("/new", methods=["GET", "POST"])
 @blueprint.route("/<int:broadcast_id>/edit", methods=["GET", "POST"])
 @login_required
-def compose_view(broadcast_id=None):
+def compose_view(broadcast_id: int | None = None) -> ResponseReturnValue:
     broadcast = get_for_shop_or_404(Broadcast, broadcast_id) if broadcast_id else None
     if broadcast is not None:
         _editable(broadcast)
@@ -97,7 +102,7 @@ def compose_view(broadcast_id=None):
 
 @blueprint.route("/editor", methods=["GET", "POST"])
 @login_required
-def editor():
+def editor() -> ResponseReturnValue:
     if request.method == "GET":
         segment = get_for_shop_or_404(Segment, request.args.get("segment"))
         definition = segment.definition
@@ -108,7 +113,7 @@ def editor():
 
 @blueprint.post("/count")
 @login_required
-def count():
+def count() -> ResponseReturnValue:
     shop = current_user.shop
     try:
         definition = segments.clean(forms.definition_from(request.form), shop.id)
@@ -122,7 +127,7 @@ def count():
 
 @blueprint.get("/quota")
 @login_required
-def quota_view():
+def quota_view() -> ResponseReturnValue:
     try:
         current = quota.fetch(current_user.shop_id)
     except quota.QuotaUnavailable as error:
@@ -132,7 +137,7 @@ def quota_view():
 
 @blueprint.post("/preview")
 @login_required
-def preview():
+def preview() -> ResponseReturnValue:
     shop = current_user.shop
     try:
         definition = segments.clean(forms.definition_from(request.form), shop.id)
@@ -154,7 +159,7 @@ def preview():
 
 @blueprint.post("/segments")
 @login_required
-def save_segment():
+def save_segment() -> ResponseReturnValue:
     segment = services.save_segment(current_user.shop_id, request.form.get("segment_name", ""),
                                     forms.definition_from(request.form))
     return render_template("broadcasts/_segment_saved.html", segment=segment,
@@ -163,7 +168,7 @@ def save_segment():
 
 @blueprint.get("/<int:broadcast_id>")
 @login_required
-def show(broadcast_id):
+def show(broadcast_id: int) -> ResponseReturnValue:
     broadcast = get_for_shop_or_404(Broadcast, broadcast_id)
     return render_template("broadcasts/show.html", broadcast=broadcast, progress=services.progress(broadcast),
                            summary=segments.describe(broadcast.segment_definition, current_user.shop_id),
@@ -172,14 +177,14 @@ def show(broadcast_id):
 
 @blueprint.get("/<int:broadcast_id>/progress")
 @login_required
-def progress(broadcast_id):
+def progress(broadcast_id: int) -> ResponseReturnValue:
     broadcast = get_for_shop_or_404(Broadcast, broadcast_id)
     return render_template("broadcasts/_progress.html", broadcast=broadcast, progress=services.progress(broadcast))
 
 
 @blueprint.post("/<int:broadcast_id>/approve")
 @owner_required
-def approve(broadcast_id):
+def approve(broadcast_id: int) -> ResponseReturnValue:
     broadcast = get_for_shop_or_404(Broadcast, broadcast_id)
     services.approve(broadcast, current_user.shop, current_user)
     flash(_("承認しました。"), "success")
@@ -188,7 +193,7 @@ def approve(broadcast_id):
 
 @blueprint.post("/<int:broadcast_id>/return")
 @owner_required
-def send_back(broadcast_id):
+def send_back(broadcast_id: int) -> ResponseReturnValue:
     broadcast = get_for_shop_or_404(Broadcast, broadcast_id)
     services.send_back(broadcast, current_user, request.form.get("comment", ""))
     flash(_("差し戻しました。"), "success")
@@ -197,7 +202,7 @@ def send_back(broadcast_id):
 
 @blueprint.post("/<int:broadcast_id>/cancel")
 @login_required
-def cancel(broadcast_id):
+def cancel(broadcast_id: int) -> ResponseReturnValue:
     broadcast = get_for_shop_or_404(Broadcast, broadcast_id)
     if not current_user.is_owner and broadcast.author_id != current_user.id:
         abort(403)

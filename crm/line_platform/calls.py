@@ -62,10 +62,17 @@ def call_line(plan, apis=None, renew=None):
             if not exc.status or exc.status >= 500:  # no answer, or LINE failed while handling it
                 return unconfirmed(plan, attempts, line_error_reason(exc))
             # A 4xx (400 "Invalid reply token"): LINE refused it, nothing was delivered.
+            if plan.reply_only:  # an automatic answer too late is worse than none; pushes cost quota
+                return Outcome(SendStatus.FAILED, "reply", attempts,
+                               _("応答トークンが受け付けられませんでした（%(reason)s）。自動応答は送信しませんでした。",
+                                 reason=line_error_reason(exc)))
             log.info("reply for message %s refused (%s); pushing instead", plan.message_id, line_error_reason(exc))
         except (Urllib3Error, OSError) as exc:
             if not never_sent(exc):  # a timeout or a connection broken after the request went out
                 return unconfirmed(plan, attempts, _("LINEから応答がありませんでした: %(reason)s", reason=str(exc)))
+            if plan.reply_only:
+                return Outcome(SendStatus.FAILED, "reply", attempts,
+                               _("LINEに接続できませんでした: %(reason)s", reason=str(exc)))
             log.info("reply for message %s could not connect (%s); pushing instead", plan.message_id, exc)
     return push(plan, attempts, apis, renew)
 

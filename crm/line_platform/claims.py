@@ -8,7 +8,7 @@ while LINE answers.
 """
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -38,6 +38,19 @@ class Plan:
     retry_key: str
     reply_token: str | None
     lease_until: object = None  # datetime: the claim's lease, moved on by _renewer
+    reply_only: bool = False  # an automatic answer: a refused reply token is not followed by a push
+
+
+@dataclass(frozen=True)
+class EventReply:
+    """The reply token of the event an automatic answer answers, and whether a late answer may be pushed."""
+
+    token: str
+    received_at: datetime
+    push_when_late: bool = False
+
+    def as_payload(self):
+        return {"token": self.token, "at": self.received_at.isoformat(), "push_when_late": self.push_when_late}
 
 
 @dataclass
@@ -111,6 +124,9 @@ def claim_row(row, friend, channel, now):
         return None
     reply_token = None
     ttl = timedelta(seconds=current_app.config["LINE_REPLY_TOKEN_TTL"])
+    own = (row.payload or {}).get("reply")
+    if own is not None:
+        return claim_event_reply(row, friend, channel, now, ttl, own)
     # A message resumed after a crash never replies: only the retry key of a
     # push can tell LINE not to deliver it twice.  Scheduled messages always
     # push, so that a worker killed in the middle of a batch never repeats one.
@@ -124,6 +140,30 @@ def claim_row(row, friend, channel, now):
     # Image keys become signed URLs now, so a 送信予約 months ahead still hands LINE fresh ones.
     return Plan(row.id, channel.channel_access_token, friend.line_user_id, to_line(row.payload["messages"]),
                  row.retry_key, reply_token, row.claimed_until)
+
+
+def claim_event_reply(row, friend, channel, now, ttl, own):
+    """An automatic answer replies with its own event's token while fresh; else it is pushed only if allowed."""
+    fresh = datetime.fromisoformat(own["at"]) > now - ttl
+    reply_only = not own.get("push_when_late")
+    reply_token = None
+    if row.status == SendStatus.QUEUED and not row.attempts and fresh:
+        if friend.reply_token == own["token"]:
+            friend.reply_token = None  # spent: nothing else replies with it
+        reply_token = own["token"]
+    elif reply_only:
+        if row.status == SendStatus.SENDING:  # resumed after a crash: the reply may have gone out
+            row.status = SendStatus.UNCONFIRMED
+            row.failure_reason = _("自動応答の送信中に処理が中断されました。届いたか確認できません。")
+            row.claimed_until = None
+            return None
+        fail(row, _("応答トークンの期限が切れたため、自動応答は送信しませんでした。"))
+        return None
+    row.status = SendStatus.SENDING
+    row.updated_at = now
+    row.claimed_until = now + timedelta(seconds=lease_seconds())
+    return Plan(row.id, channel.channel_access_token, friend.line_user_id, row.payload["messages"],
+                row.retry_key, reply_token, row.claimed_until, reply_only=reply_only)
 
 
 def renew(plans, now, extra_seconds=0.0):

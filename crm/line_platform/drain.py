@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from crm.database import skip_locked, utcnow
 from crm.extensions import db
 from crm.jobs import commit, drain_started, enqueue
-from crm.line_platform import handlers
+from crm.line_platform import handlers, sending
 from crm.line_platform.deliveries import parse_body, store_events
 from crm.line_platform.models import LineWebhookDelivery, LineWebhookEvent
 
@@ -42,7 +42,11 @@ def drain_events():
         if not ids and not split:
             return processed
         process_events(ids)
+        replies = sending.take_queued()
         commit()
+        if replies:  # the events' answers: now, by this worker, before the next batch (reply tokens expire)
+            sending.deliver_many(replies)
+            commit()
         processed += len(ids)
 
 

@@ -24,8 +24,9 @@ from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.database import utcnow
 from crm.errors import UserError
 from crm.extensions import db
-from crm.jobs import enqueue, enqueue_after_commit
+from crm.jobs import enqueue, enqueue_after_commit, take_pending
 from crm.line_platform import calls, claims
+from crm.line_platform.claims import EventReply  # noqa: F401  (queue_messages' reply=, for callers)
 from crm.line_platform.outgoing import StoredImage, image_message, sticker_message
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,13 @@ def validate_text(text):
         )
 
 
-def queue_messages(friend, messages, sender=None):
-    """Write an outgoing message row (up to 5 LINE message objects) and enqueue its delivery."""
+def queue_messages(friend, messages, sender=None, origin=None, origin_id=None, origin_label=None, reply=None):
+    """Write an outgoing message row (up to 5 LINE message objects) and enqueue its delivery.
+
+    ``origin``/``origin_id``/``origin_label``: what wrote it when no staff did (自動応答 and its rule).
+    ``reply``: an automatic answer's own event (``EventReply``): it replies with that
+    event's token, never another one, and is pushed only if ``reply.push_when_late``.
+    """
     if not 1 <= len(messages) <= MAX_MESSAGES_PER_REQUEST:
         raise SendRefused(_("一度に送れるメッセージは%(n)d件までです。", n=MAX_MESSAGES_PER_REQUEST))
     for message in messages:
@@ -77,7 +83,13 @@ def queue_messages(friend, messages, sender=None):
         sender_id=sender.id if sender is not None else None,
         retry_key=str(uuid.uuid4()),
         sent_at=utcnow(),
+        origin=origin,
+        origin_id=origin_id,
     )
+    if origin_label:
+        row.payload["origin_label"] = origin_label
+    if reply is not None:
+        row.payload["reply"] = reply.as_payload()
     db.session.add(row)
     # The inbox sorts by the last message either way, and its live check reads this column.
     if friend.last_message_at is None or row.sent_at > friend.last_message_at:
@@ -87,10 +99,20 @@ def queue_messages(friend, messages, sender=None):
     return row
 
 
-def queue_text(friend, text, sender=None):
-    """Queue one text message from a staff member."""
+def take_queued() -> list[int]:
+    """The messages queued in this transaction, taken out of the jobs waiting for its commit.
+
+    The event drain delivers them itself right after its commit (deliver_many): the answers to
+    the events it applied (自動応答, 予約を確認する) are not left in the queue behind other work,
+    as a reply token lasts about a minute.
+    """
+    return [args[0] for args in take_pending(deliver)]
+
+
+def queue_text(friend, text, sender=None, **origin):
+    """Queue one text message from a staff member (or, with queue_messages' origin arguments, an automatic one)."""
     validate_text(text)
-    return queue_messages(friend, [{"type": "text", "text": text}], sender=sender)
+    return queue_messages(friend, [{"type": "text", "text": text}], sender=sender, **origin)
 
 
 def queue_image(friend, image: StoredImage, sender=None) -> LineMessage:

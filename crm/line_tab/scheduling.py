@@ -26,6 +26,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from crm import jobs
+from crm.autoreply.reminders import send_due_reminders
 from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.conversations.read_state import fire_reminders
 from crm.database import skip_locked, utcnow
@@ -169,8 +170,10 @@ def tick(now=None, stale_after=timedelta(minutes=5)):
     resent = sweep_outgoing(stale_after=stale_after)
     media = sweep_pending_media()
     released = release_due(now)
+    reminders = send_due_reminders(now)  # 予約リマインダー: written once per booking, pushed like 送信予約
     reminded = fire_reminders(now)  # 後で通知 whose 通知する日時 came
-    return {"released": released, "resent": resent, "events": events, "media": media, "reminded": reminded}
+    return {"released": released, "resent": resent, "events": events, "media": media, "reminders": reminders,
+            "reminded": reminded}
 
 
 def register_cron(scheduler, queue_name=None, interval=60):

@@ -33,9 +33,9 @@ def link_card(link_url):
     }
 
 
-def send_link_card(friend, link_url):
+def send_link_card(friend, link_url, **origin):
     """Answer an unlinked friend's 予約を確認する with the linking card."""
-    return queue_messages(friend, [link_card(link_url)])
+    return queue_messages(friend, [link_card(link_url)], **origin)
 
 
 def confirm_linked(friend, customer):
@@ -49,7 +49,7 @@ def confirm_pending(friend):
     return queue_text(friend, _("顧客情報の連携のご依頼を受け付けました。店舗で確認のうえ、完了しましたらお知らせします。"))
 
 
-def send_waiting_notice(friend):
+def send_waiting_notice(friend, **origin):
     """Answer 予約を確認する while the friend's link waits for the shop: nothing private yet."""
-    return queue_text(friend, _("顧客情報の連携は、ただいま店舗の確認待ちです。確認が済みましたらLINEでお知らせしますので、"
+    return queue_text(friend, **origin, text=_("顧客情報の連携は、ただいま店舗の確認待ちです。確認が済みましたらLINEでお知らせしますので、"
                                 "それまでお待ちください。お急ぎの場合はお店までご連絡ください。"))

@@ -9,7 +9,7 @@ from flask_login import login_required
 
 from crm.shops.plans import require_line_tab
 
-GATED_BLUEPRINTS = frozenset({"line_tab", "line_platform", "linking", "broadcasts"})
+GATED_BLUEPRINTS = frozenset({"line_tab", "line_platform", "linking", "broadcasts", "autoreply"})
 
 # endpoint -> why a shop without premium may use it
 PLAN_FREE = {

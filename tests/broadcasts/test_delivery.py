@@ -194,3 +194,24 @@ def test_a_scheduled_broadcast_is_released_by_the_tick(line_shop):
     assert db.session.get(Broadcast, b.id).status == BroadcastStatus.DONE
     assert db.session.scalar(sa.select(sa.func.count()).select_from(BroadcastRecipient)
                              .where(BroadcastRecipient.status == RecipientStatus.SENT)) == 2
+
+
+def test_a_channel_without_a_token_since_prepared_fails_its_recipients_and_the_broadcast_ends(line_shop):
+    from crm.shops.models import LineChannel
+
+    friends(line_shop, 4)
+    b = _broadcast(line_shop)
+    services.submit(b, line_shop.shop, line_shop.owner, None)
+    db.session.info.pop("pending_jobs", None)
+    prepare.prepare(b.id)
+    db.session.info.pop("pending_jobs", None)
+    db.session.execute(sa.update(LineChannel).where(LineChannel.shop_id == line_shop.shop.id)
+                       .values(channel_access_token=None))
+    for batch_id in db.session.scalars(sa.select(BroadcastBatch.id).order_by(BroadcastBatch.id)).all():
+        assert delivery.deliver_batch(batch_id) == 0
+    db.session.expire_all()
+    b = db.session.get(Broadcast, b.id)
+    assert b.status == BroadcastStatus.DONE and b.finished_at is not None
+    assert services.progress(b).failed == 4
+    assert set(db.session.scalars(sa.select(BroadcastRecipient.failure_reason))) == {"LINEチャネルが設定されていません。"}
+    assert not _calls(line_shop, MULTICAST)

@@ -2,7 +2,7 @@
 import pytest
 import sqlalchemy as sa
 
-from crm.broadcasts.receivers import is_opt_out
+from crm.autoreply.opt_out import is_opt_out
 from crm.conversations.models import Direction, LineMessage
 from crm.customers.models import Customer
 from crm.extensions import db

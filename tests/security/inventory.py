@@ -31,7 +31,7 @@ PUBLIC = {
 # routes LINE calls: they carry LINE's signature instead of a CSRF token
 CSRF_EXEMPT = {"digests.notify_webhook", "line_platform.webhook"}
 ID_ARGS = {"customer_id", "staff_id", "friend_id", "message_id", "booking_id", "service_id",
-           "request_id", "draft_id", "tag_id", "import_id", "broadcast_id", "reply_id"}
+           "request_id", "draft_id", "tag_id", "import_id", "broadcast_id", "reply_id", "rule_id", "closure_id"}
 ROLES = ("owner", "staff")
 PLANS_WITHOUT_PREMIUM = ("basic", "ended_trial")
 

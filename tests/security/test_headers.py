@@ -91,6 +91,8 @@ def test_customer_media_is_private_and_not_sniffed(client, auth, shop, app, tmp_
 @pytest.fixture
 def production_app(app, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "x")
+    # No in-process ticker: it would tick on the tests' shared connection for the rest of the run.
+    monkeypatch.setenv("LINE_TICK_SECONDS", "0")
 
     class Config(ProductionConfig):
         SECRET_KEY = "production-test-key"

@@ -1,7 +1,7 @@
 """新着の通知 (instant_notices, notification_settings.instant_mode and quiet hours); index for 後で通知's remind_at
 
 Revision ID: e17b0a1b2c3d
-Revises: e7b1c2d3a4f5
+Revises: e7a1c4d2b9f3
 Create Date: 2026-12-03 14:00:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'e17b0a1b2c3d'
-down_revision = 'e7b1c2d3a4f5'
+down_revision = 'e7a1c4d2b9f3'
 branch_labels = None
 depends_on = None
 
