@@ -8,7 +8,11 @@
 2. signs in as the owner and times GET /customers/<id>/line (the full page) and its HTMX form,
    the keyset "older" page from the middle of the history, and the poll;
 3. counts SQL statements per request at 100 and at N messages: they must be equal;
-4. prints p50/p95/p99 and, with --write-docs, updates docs/benchmarks.md.
+4. prints p50/p95/p99 and, with --write-docs, updates docs/benchmarks.md;
+5. the inbox's live check (GET /line/inbox/changes, 204 when nothing is new) with --friends
+   friends (10,000): p95 ≤ 10 ms and the same SQL statements with 100 friends and with all.
+
+    .venv/bin/python bench/line_tab.py --inbox-only [--friends 10000] [--requests 500] [--write-docs]
 """
 import argparse
 import random
@@ -40,6 +44,8 @@ from crm.staff.onboarding import create_shop  # noqa: E402
 from crm.staff.services import create_staff  # noqa: E402
 
 SECTION = "## LINE tab with a long history"
+INBOX_SECTION = "## LINE inbox live check"
+INBOX_TARGET_P95_MS = 10.0
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/crm_bench_line_tab"
 TARGET_P95_MS = 100.0
 TEXTS = ["ご予約ありがとうございます。", "明日10時でお願いします", "了解しました！", "駐車場はありますか？",
@@ -93,7 +99,7 @@ def fill(app, messages, rng):
         return customer.id
 
 
-def timed(client, url, headers=None, count=200, warmup=20):
+def timed(client, url, headers=None, count=200, warmup=20, status=200):
     for _ in range(warmup):
         client.get(url, headers=headers)
     samples = []
@@ -101,7 +107,7 @@ def timed(client, url, headers=None, count=200, warmup=20):
         started = time.perf_counter()
         response = client.get(url, headers=headers)
         samples.append((time.perf_counter() - started) * 1000)
-        if response.status_code != 200:
+        if response.status_code != status:
             raise SystemExit(f"{url} answered {response.status_code}")
     return samples
 
@@ -126,14 +132,78 @@ def count_statements(app, client, url):
     return len(statements)
 
 
+def add_friends(app, count):
+    """`count` more friends of the bench shop, each with a last message time (the inbox's order)."""
+    with app.app_context():
+        shop_id = db.session.scalar(sa.select(LineFriend.shop_id).limit(1))
+        start = datetime.now(timezone.utc) - timedelta(days=30)
+        rows = [dict(shop_id=shop_id, line_user_id=f"U{n:032d}", display_name=f"友だち{n}", followed=True,
+                     unread_count=n % 3, unread_since=start if n % 3 else None, created_at=start, updated_at=start,
+                     last_message_at=start + timedelta(seconds=n)) for n in range(count)]
+        for i in range(0, len(rows), 5000):
+            db.session.execute(sa.insert(LineFriend), rows[i:i + 5000])
+        db.session.commit()
+        db.session.execute(sa.text("ANALYZE"))
+        db.session.commit()
+
+
+def bench_inbox(args, rng):
+    """The inbox's "anything new since" check with nothing new: p95 and statements at 100 and N friends."""
+    counts, samples = {}, None
+    for size in (100, args.friends):
+        ledger.recreate_database(args.database_url)
+        app = ledger.make_app(args.database_url)
+        with app.app_context():
+            upgrade()
+        fill(app, 10, rng)
+        add_friends(app, size)
+        client = app.test_client()
+        ledger.login(client)
+        page = client.get("/line/inbox").get_data(as_text=True)
+        url = re.search(r'hx-get="(/line/inbox/changes\?since=[^"]+)"', page).group(1).replace("&amp;", "&")
+        counts[size] = count_statements(app, client, url)
+        if size == args.friends:
+            samples = timed(client, url, headers={"HX-Request": "true"}, count=args.requests, status=204)
+    p95 = pct(samples, 95)
+    met = p95 <= INBOX_TARGET_P95_MS and counts[100] == counts[args.friends]
+    table = "\n".join(["| request | n | p50 ms | p95 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|---:|",
+                       f"| inbox live check, nothing new (204) | {len(samples)} | {statistics.median(samples):.1f} | "
+                       f"{p95:.1f} | {pct(samples, 99):.1f} | {max(samples):.1f} |"])
+    print(table)
+    print(f"SQL statements per check: {counts[100]} with 100 friends, {counts[args.friends]} with {args.friends}")
+    print(f"target p95 <= {INBOX_TARGET_P95_MS:g} ms and constant query count: {'met' if met else 'MISSED'}")
+    if args.write_docs:
+        section = f"""{INBOX_SECTION}
+
+LINEトーク polls `GET /line/inbox/changes?since=…` every few seconds; with nothing new it answers 204
+from one indexed lookup (`max(last_message_at)` on `(shop_id, last_message_at)`). {args.friends:,} friends
+in one shop, PostgreSQL, Flask test client, measured
+{datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')} on the shared 2-core machine.
+
+    .venv/bin/python bench/line_tab.py --inbox-only --friends {args.friends} --requests {args.requests} --write-docs
+
+{table}
+
+SQL statements per check: {counts[100]} with 100 friends, {counts[args.friends]} with {args.friends:,}
+(independent of the number of friends). Target: p95 ≤ {INBOX_TARGET_P95_MS:g} ms — {'met' if met else '**missed**'}.
+"""
+        ledger.write_docs(section, title=INBOX_SECTION)
+        print(f"wrote {ledger.DOCS}")
+    return 0 if met else 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--friends", type=int, default=10_000)
+    parser.add_argument("--inbox-only", action="store_true", help="only the inbox's live check")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--database-url", default=DEFAULT_URL, help="dropped and recreated!")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args(argv)
     rng = random.Random(20261121)
+    if args.inbox_only:
+        return bench_inbox(args, rng)
 
     # Query counts first on a short history, then the full one.
     counts = {}
@@ -148,7 +218,7 @@ def main(argv=None):
         counts[size] = count_statements(app, client, f"/customers/{customer_id}/line")
     base = f"/customers/{customer_id}/line"
     page = client.get(base).get_data(as_text=True)
-    poll_url = re.search(r'hx-get="(/customers/\d+/line/poll\?[^"]+)"', page).group(1).replace("&amp;", "&")
+    poll_url = re.search(r'hx-get="(/line/friends/\d+/poll\?[^"]+)"', page).group(1).replace("&amp;", "&")
     with app.app_context():
         middle = db.session.execute(
             sa.select(LineMessage.sent_at, LineMessage.id).order_by(LineMessage.sent_at).offset(args.messages // 2).limit(1)

@@ -30,12 +30,14 @@ import crm.customers.csv_views  # noqa: F401
 import crm.customers.info_tab  # noqa: F401  (registers the 顧客情報 tab)
 import crm.customers.tag_views  # noqa: F401
 import crm.customers.views  # noqa: F401
+import crm.digests.instant  # noqa: F401
 import crm.digests.tasks  # noqa: F401  (signal receivers: the staff rich menus follow read state)
 import crm.digests.views  # noqa: F401
 import crm.line_platform.views  # noqa: F401
 import crm.line_tab.compose_views  # noqa: F401  (images, stickers, ノート)
 import crm.line_tab.drafts_views  # noqa: F401
 import crm.line_tab.friends_views  # noqa: F401
+import crm.line_tab.inbox_views  # noqa: F401
 import crm.line_tab.nav  # noqa: F401  (template globals of the navigation)
 import crm.line_tab.saved_replies_views  # noqa: F401
 import crm.line_tab.scheduled_views  # noqa: F401

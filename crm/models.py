@@ -34,6 +34,7 @@ from crm.customers.models import (  # noqa: F401
 from crm.digests.models import (  # noqa: F401
     DigestRun,
     DigestSend,
+    InstantNotice,
     Notification,
     NotificationSettings,
     NotifyRichMenu,

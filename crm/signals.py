@@ -37,3 +37,8 @@ customers_merging = _signals.signal("customers-merging")
 #: kwargs: friend_id, customer (the one the owner chose). Domains move the rows
 #: that friend made on the stray record (bookings) to `customer`.
 stray_customer_settling = _signals.signal("stray-customer-settling")
+
+#: sender: the LineFriend whose 後で通知 time (remind_at) came; kwargs: staff_id (who set it
+#: aside, may be None), remind_at. Sent once per reminder, from the tick; the digests add it
+#: to the staff member's notifications.
+reminder_due = _signals.signal("reminder-due")

@@ -6,7 +6,9 @@ import sqlalchemy as sa
 from sqlalchemy import ColumnElement, Row
 
 from crm.conversations.models import Direction, LineFriend, LineMessage
+from crm.conversations.read_state import visible_in_bar
 from crm.customers.models import Customer
+from crm.database import utcnow
 from crm.extensions import db
 
 
@@ -25,11 +27,14 @@ def _unread_where(shop_id: int, assignee_id: int | None = None,
 
 def unread_summary(shop_id: int, assignee_id: int | None = None,
                    except_friend_id: int | None = None) -> tuple[int, int, datetime | None]:
-    """(conversations, messages, oldest unread time) of the shop (or of one 担当者), in one query."""
+    """(conversations, messages, oldest unread time) of the shop (or of one 担当者), in one query.
+
+    What is set aside until a later time (後で通知 with 通知する日時) is not counted until then.
+    """
     row = db.session.execute(
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(LineFriend.unread_count), 0),
                   sa.func.min(LineFriend.unread_since))
-        .where(*_unread_where(shop_id, assignee_id, except_friend_id))
+        .where(*_unread_where(shop_id, assignee_id, except_friend_id), visible_in_bar(utcnow()))
     ).one()
     return int(row[0]), int(row[1]), row[2]
 
@@ -48,7 +53,7 @@ def unread_conversations(shop_id: int, limit: int = 50,
 
 def inbox(shop_id: int, limit: int = 100,
           where: Iterable[ColumnElement[bool]] = ()) -> Sequence[Row[tuple[LineFriend, Customer, LineMessage]]]:
-    """Conversations, most recent first, unread marked, with the customer and the last message.
+    """Conversations by their last message (either direction), newest first, with the customer and that message.
 
     `where`: more clauses on line_friends (the inbox filters, crm/conversations/inbox_filters.py).
     """
@@ -67,3 +72,14 @@ def inbox(shop_id: int, limit: int = 100,
         .order_by(LineFriend.last_message_at.desc().nulls_last(), LineFriend.id.desc())
         .limit(limit)
     ).all()
+
+
+def inbox_stamp(shop_id: int) -> str:
+    """The inbox's live check: the shop's newest message time, one lookup on (shop_id, last_message_at).
+
+    Every message in either direction moves it, so an unchanged stamp means nothing new to show.
+    """
+    newest = db.session.scalar(
+        sa.select(sa.func.max(LineFriend.last_message_at)).where(LineFriend.shop_id == shop_id)
+    )
+    return newest.isoformat() if newest is not None else "0"

@@ -57,6 +57,7 @@ class LineFriend(ShopOwnedMixin, TimestampMixin, db.Model):
         sa.UniqueConstraint("shop_id", "line_user_id", name="uq_line_friends_shop_user"),
         sa.Index("ix_line_friends_shop_unread", "shop_id", "unread_since"),
         sa.Index("ix_line_friends_shop_last_message", "shop_id", "last_message_at"),
+        sa.Index("ix_line_friends_remind_at", "remind_at"),
         sa.Index("ix_line_friends_shop_attention", "shop_id", "attention", "last_message_at"),
         sa.Index("ix_line_friends_shop_assignee", "shop_id", "assignee_id", "last_message_at"),
     )

@@ -47,6 +47,11 @@ class NotificationSettings(ShopOwnedMixin, db.Model):
     link_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The rich menu variant last linked to line_user_id ("normal" or "unread").
     rich_menu_variant: Mapped[str | None] = mapped_column(sa.String(16))
+    # 新着の通知 on the staff LINE: none (digests only), new conversations, or every message.
+    instant_mode: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="none", server_default="none")
+    # Quiet hours in the shop's timezone ("22:00" to "08:00"; both or neither): nothing instant then.
+    quiet_from: Mapped[str | None] = mapped_column(sa.String(5))
+    quiet_until: Mapped[str | None] = mapped_column(sa.String(5))
 
     __table_args__ = (sa.Index("ix_notification_settings_line_user", "line_user_id"),)
 
@@ -118,6 +123,33 @@ class Notification(ShopOwnedMixin, db.Model):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (sa.Index("ix_notifications_staff_created", "staff_id", "created_at"),)
+
+
+class InstantNotice(ShopOwnedMixin, db.Model):
+    """新着の通知: the messages of one minute for one staff member, pushed once.
+
+    UNIQUE (staff_id, slot): at most one push per staff member and minute, whatever
+    the number of messages, web processes or retries; the database is the source of truth.
+    """
+
+    __tablename__ = "instant_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(sa.ForeignKey("staff.id", ondelete="CASCADE"), nullable=False)
+    slot: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)  # the minute it is sent in
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="pending")  # pending, sent, failed
+    first_message_id: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    last_message_id: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    messages: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    line_retry_key: Mapped[str] = mapped_column(sa.String(36), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+    __table_args__ = (
+        sa.UniqueConstraint("staff_id", "slot", name="uq_instant_notices_staff_slot"),
+        sa.Index("ix_instant_notices_status_slot", "status", "slot"),
+    )
 
 
 class NotifyRichMenu(db.Model):

@@ -7,6 +7,7 @@ from crm import jobs, signals
 from crm.conversations.models import LineFriend
 from crm.database import utcnow
 from crm.digests import line_notify
+from crm.digests.instant import send_due
 from crm.digests.richmenu import sync_rich_menus
 from crm.digests.services import run_digest_tick
 from crm.jobs import job_path, run_worker_job
@@ -16,8 +17,10 @@ log = logging.getLogger(__name__)
 
 def tick_job():
     """Job: one digest tick at the current time (run by crm.jobs.run_job, which commits)."""
-    result = run_digest_tick(utcnow())
-    log.info("digest tick: %s", result.as_dict())
+    now = utcnow()
+    result = run_digest_tick(now)
+    instant = send_due(now)  # 新着の通知 batched into the minute that just ended
+    log.info("digest tick: %s, instant: %d", result.as_dict(), instant)
     return result.as_dict()
 
 

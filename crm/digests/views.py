@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from crm import jobs
 from crm.database import utcnow
-from crm.digests import blueprint, connections, line_notify
+from crm.digests import blueprint, connections, instant, line_notify
 from crm.digests.models import Notification
 from crm.digests.render import (
     entry_endpoint,
@@ -106,9 +106,17 @@ def profile():
     settings = connections.settings_for(current_user)
     if request.method == "POST":
         ConfirmForm().validate_on_submit()  # CSRF is checked globally
-        settings.digest_opt_out = request.form.get("digest") != "on"
-        settings.digest_email = request.form.get("email") == "on"
-        current_user.line_only_mine = request.form.get("only_mine") == "on"
+        if request.form.get("part") == "instant":
+            error = instant.update_preferences(settings, request.form.get("instant_mode"),
+                                               request.form.get("quiet_from"), request.form.get("quiet_until"))
+            if error:
+                return render_template("digests/profile.html", settings=settings, form=ConfirmForm(), code=None,
+                                       line_available=line_notify.configured(), instant_error=error,
+                                       basic_id=current_app.config.get("NOTIFY_LINE_BASIC_ID")), 422
+        else:
+            settings.digest_opt_out = request.form.get("digest") != "on"
+            settings.digest_email = request.form.get("email") == "on"
+            current_user.line_only_mine = request.form.get("only_mine") == "on"
         flash(_("通知設定を保存しました。"), "success")
         return redirect(url_for("digests.profile"))
     return render_template("digests/profile.html", settings=settings, form=ConfirmForm(), code=None,

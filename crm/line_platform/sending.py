@@ -91,6 +91,9 @@ def queue_messages(friend, messages, sender=None, origin=None, origin_id=None, o
     if reply is not None:
         row.payload["reply"] = reply.as_payload()
     db.session.add(row)
+    # The inbox sorts by the last message either way, and its live check reads this column.
+    if friend.last_message_at is None or row.sent_at > friend.last_message_at:
+        friend.last_message_at = row.sent_at
     db.session.flush()
     enqueue_after_commit(deliver, row.id)
     return row

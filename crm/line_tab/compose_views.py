@@ -3,7 +3,7 @@
 Images come as the composer's ``image`` file (chosen, pasted or dropped); a bad
 file is refused beside the composer before anything is stored, the text kept.
 """
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request
 from flask_login import current_user
 
 from crm import jobs
@@ -14,7 +14,8 @@ from crm.extensions import db, htmx
 from crm.line_platform.outgoing import MAX_IMAGE_BYTES
 from crm.line_platform.sending import queue_sticker
 from crm.line_tab import blueprint, stickers
-from crm.line_tab.views import _after_send, _linked, _tabs
+from crm.line_tab.conversation import conversation_of
+from crm.line_tab.views import _after_send, _conversation_url, _tabs
 
 UPLOAD_ENDPOINTS = {"line_tab.send", "line_tab.save_draft", "line_tab.schedule", "line_tab.update_draft"}
 
@@ -27,17 +28,20 @@ def _room_for_an_image(endpoint, values):
 
 
 @blueprint.get("/customers/<int:customer_id>/line/stickers")
-def sticker_picker(customer_id):
+@blueprint.get("/line/friends/<int:friend_id>/stickers")
+def sticker_picker(customer_id=None, friend_id=None):
     """The sticker picker (loaded when opened): every sticker LINE lets bots send, as labelled tiles."""
-    customer, _friend = _linked(customer_id)
-    return render_template("line_tab/_sticker_picker.html", customer=customer, packages=stickers.packages(),
+    customer, friend = conversation_of(customer_id, friend_id)
+    return render_template("line_tab/_sticker_picker.html", customer=customer, friend=friend,
+                           packages=stickers.packages(),
                            source=stickers.catalog()["source"])
 
 
 @blueprint.post("/customers/<int:customer_id>/line/stickers")
-def send_sticker(customer_id):
+@blueprint.post("/line/friends/<int:friend_id>/stickers")
+def send_sticker(customer_id=None, friend_id=None):
     """Send one sticker of LINE's list now (``sticker`` = "package:sticker")."""
-    customer, friend = _linked(customer_id)
+    customer, friend = conversation_of(customer_id, friend_id)
     if not current_user.may_send_line_directly:
         abort(403)
     package_id, _sep, sticker_id = (request.form.get("sticker") or "").partition(":")
@@ -56,9 +60,10 @@ def send_sticker(customer_id):
 
 
 @blueprint.post("/customers/<int:customer_id>/line/notes")
-def write_note(customer_id):
+@blueprint.post("/line/friends/<int:friend_id>/notes")
+def write_note(customer_id=None, friend_id=None):
     """ノート: an internal note in the conversation (owner and staff); never sent to LINE."""
-    customer, friend = _linked(customer_id)
+    customer, friend = conversation_of(customer_id, friend_id)
     text = request.form.get("note", "")
     try:
         with jobs.savepoint():
@@ -67,7 +72,7 @@ def write_note(customer_id):
         return _tabs(customer, friend, status=exc.status, note_error=exc.message, note_text=text)
     if htmx:
         return _tabs(customer, friend)
-    return redirect(url_for("customers.show", customer_id=customer.id, tab="line"))
+    return redirect(_conversation_url(customer, friend))
 
 
 @blueprint.app_template_global("line_image_limit_bytes")

@@ -1,7 +1,7 @@
 """What the LINE tab's composer views share: finding the conversation, answering HTMX or a page, the send time.
 
 Buttons in the composer and in the partials post with HTMX
-(``hx-target="#customer-tabs"``) and get the LINE tab back; plain posts get a
+(``hx-target="#line-conversation"``, or the older ``#customer-tabs``) and get the conversation back; plain posts get a
 redirect. The services raise UserErrors (DraftError, ScheduleError,
 SendRefused; a conflict answers 409); `on_error` says how the one handler
 shows them here.
@@ -11,50 +11,32 @@ from datetime import timezone
 from flask import (
     abort,
     flash,
-    make_response,
     redirect,
-    render_template,
     request,
     url_for,
 )
 from flask_login import current_user
 
-from crm.conversations.friends import friend_of
-from crm.conversations.models import LineFriend
-from crm.customers.models import Customer
-from crm.database import get_for_shop_or_404
 from crm.errors import answer_with
-from crm.extensions import db, htmx
 from crm.line_tab import times
-from crm.line_tab.tabs import line_tab_context
+from crm.line_tab.conversation import conversation_of, render_conversation, wants_conversation
 
 
-def linked(customer_id):
-    customer = get_for_shop_or_404(Customer, customer_id)
-    friend = friend_of(customer)
-    if friend is None:
-        abort(404)
-    return customer, friend
+def linked(customer_id=None, friend_id=None):
+    """(customer or None, friend) of a composer route, keyed by customer (linked) or by friend (any)."""
+    return conversation_of(customer_id, friend_id)
 
 
 def customer_of(friend_id):
-    friend = get_for_shop_or_404(LineFriend, friend_id)
-    customer = db.session.get(Customer, friend.customer_id) if friend.customer_id else None
-    return customer, friend
-
-
-def wants_tab():
-    return bool(htmx) and htmx.target == "customer-tabs"
+    return conversation_of(friend_id=friend_id)
 
 
 def tab(customer, friend, status=200, **extra):
-    response = make_response(render_template("customers/_tabs.html",
-                                             **line_tab_context(customer, friend, **extra)), status)
-    response.vary.add("HX-Request")
-    return response
+    """The conversation again: alone for #line-conversation, the tabs for #customer-tabs, else the page."""
+    return render_conversation(customer, friend, status=status, **extra)
 
 
-def back(customer, fallback="line_tab.approvals"):
+def back(customer, friend=None, fallback="line_tab.approvals"):
     """Where a plain (non-HTMX) post goes back to: the page named by `next`, else the customer."""
     target = request.form.get("next")
     if target == "approvals":
@@ -63,14 +45,16 @@ def back(customer, fallback="line_tab.approvals"):
         return redirect(url_for("line_tab.scheduled"))
     if customer is not None:
         return redirect(url_for("customers.show", customer_id=customer.id, tab="line"))
+    if friend is not None:
+        return redirect(url_for("line_tab.friend", friend_id=friend.id))
     return redirect(url_for(fallback))
 
 
 def done(customer, friend, notice, **extra):
-    if wants_tab() and customer is not None:
+    if wants_conversation():
         return tab(customer, friend, drafts_notice=notice, **extra)
     flash(notice, "success")
-    return back(customer)
+    return back(customer, friend)
 
 
 def on_error(customer, friend, quiet_confirm_id=None, **extra):
@@ -82,10 +66,10 @@ def on_error(customer, friend, quiet_confirm_id=None, **extra):
     def render(error):
         if isinstance(error, times.QuietHours) and quiet_confirm_id is not None:
             extra["quiet_confirm_id"] = quiet_confirm_id
-        if wants_tab() and customer is not None:
+        if wants_conversation():
             return tab(customer, friend, status=error.status, drafts_error=error.message, **extra)
         flash(error.message, "error")
-        return back(customer)
+        return back(customer, friend)
 
     answer_with(render)
 

@@ -14,9 +14,10 @@ from crm.line_tab import blueprint, composer, drafts, times
 
 
 @blueprint.post("/customers/<int:customer_id>/line/drafts")
-def save_draft(customer_id):
-    """下書き保存 / 承認を依頼 from the composer: the author's draft for this customer."""
-    customer, friend = composer.linked(customer_id)
+@blueprint.post("/line/friends/<int:friend_id>/drafts")
+def save_draft(customer_id=None, friend_id=None):
+    """下書き保存 / 承認を依頼 from the composer: the author's draft for this friend."""
+    customer, friend = composer.linked(customer_id, friend_id)
     text = request.form.get("text", "")
     ask = request.form.get("action") == "request"
     composer.on_error(customer, friend, composer_text=text)

@@ -1,15 +1,11 @@
 """LINE friends not linked to a customer yet: 未連携の友だち, and one friend's conversation."""
-from flask import redirect, render_template, request, url_for
+from flask import redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from crm.conversations import friends as shop_friends
-from crm.conversations import paging, read_state
-from crm.conversations.models import LineFriend
-from crm.conversations.search import window_around
-from crm.customers.services import customers_by_id, search_customers
-from crm.database import get_for_shop_or_404
+from crm.customers.services import customers_by_id
 from crm.line_tab import blueprint
-from crm.linking.forms import NewCustomerForm
+from crm.line_tab.conversation import conversation_of, render_conversation
 from crm.linking.services import pending_requests
 from crm.staff.forms import ConfirmForm
 
@@ -28,16 +24,12 @@ def unlinked_friends():
 @blueprint.get("/line/friends/<int:friend_id>")
 @login_required
 def friend(friend_id):
-    """One friend's messages (for friends not linked to a customer yet)."""
-    friend = get_for_shop_or_404(LineFriend, friend_id)
-    if friend.customer_id is not None:
-        return redirect(url_for("customers.show", customer_id=friend.customer_id, tab="line"))
-    read_state.mark_read(friend, current_user)  # the yellow bar leads here for unlinked friends
-    at = request.args.get("at", type=int)
-    page = (window_around(friend, at, size=50) if at else None) or paging.page(friend, size=50)
-    query = request.args.get("q", "").strip()
-    candidates = search_customers(friend.shop_id, query, per_page=10).items if query else []
-    # Rendered before the request's commit expires what it shows, as the LINE tab is.
-    return render_template("line_tab/friend.html", friend=friend, messages=page.messages, query=query,
-                           focus_id=getattr(page, "focus_id", None), page=page,
-                           candidates=candidates, new_form=NewCustomerForm(), confirm_form=ConfirmForm())
+    """Any friend's whole conversation (composer, drafts, 送信予約, 後で通知, export), with 顧客と連携 when unlinked.
+
+    A linked friend's conversation is the customer's LINE tab (the same partials).
+    """
+    customer, friend = conversation_of(friend_id=friend_id)
+    if customer is not None:
+        return redirect(url_for("customers.show", customer_id=customer.id, tab="line"))
+    # Opening reads it (the yellow bar leads here); rendered before the request's commit expires it.
+    return render_conversation(None, friend)

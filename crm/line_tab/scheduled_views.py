@@ -20,9 +20,10 @@ from crm.line_tab import blueprint, composer, drafts, lists, scheduling, times
 
 
 @blueprint.post("/customers/<int:customer_id>/line/schedule")
-def schedule(customer_id):
+@blueprint.post("/line/friends/<int:friend_id>/schedule")
+def schedule(customer_id=None, friend_id=None):
     """送信予約 from the composer: the text (and image) is sent at the chosen time in the shop's timezone."""
-    customer, friend = composer.linked(customer_id)
+    customer, friend = composer.linked(customer_id, friend_id)
     composer.require_direct_sender()
     text = request.form.get("text", "")
     client_key = (request.form.get("client_key") or "")[:64] or None

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from crm import jobs
 from crm.autoreply.reminders import send_due_reminders
 from crm.conversations.models import Direction, LineMessage, SendStatus
+from crm.conversations.read_state import fire_reminders
 from crm.database import skip_locked, utcnow
 from crm.extensions import db
 from crm.jobs import run_worker_job
@@ -194,7 +195,9 @@ def tick(now=None, stale_after=timedelta(minutes=5)):
     media = sweep_pending_media()
     released = release_due(now)
     reminders = send_due_reminders(now)  # 予約リマインダー: written once per booking, pushed like 送信予約
-    return {"released": released, "resent": resent, "events": events, "media": media, "reminders": reminders}
+    reminded = fire_reminders(now)  # 後で通知 whose 通知する日時 came
+    return {"released": released, "resent": resent, "events": events, "media": media, "reminders": reminders,
+            "reminded": reminded}
 
 
 def register_cron(scheduler, queue_name=None, interval=60):

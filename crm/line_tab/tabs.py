@@ -1,31 +1,19 @@
-"""The LINE tab of a customer's record: the conversation, for premium shops."""
-import uuid
-from datetime import datetime, timezone
+"""The LINE tab of a customer's record: the friend's conversation (crm/line_tab/conversation.py), for premium shops."""
 from typing import Any
 
-from flask import request
 from flask_login import current_user
 
-from crm.conversations import paging, read_state
 from crm.conversations.models import LineFriend
-from crm.conversations.search import latest_message_id, window_around
 from crm.customers import tabs
 from crm.customers.models import Customer
-from crm.shops.plans import require_line_tab
+from crm.line_tab.conversation import conversation_fields
+from crm.shops.plans import line_tab_available
 
 
 def _conversation(customer: Customer, context: dict[str, Any]) -> dict[str, Any]:
-    require_line_tab()
-    friend = context["friend"]
-    if context.get("mark_read", True):
-        read_state.mark_read(friend, current_user)  # opening the tab reads the conversation
-    at = request.args.get("at", type=int)
-    window = window_around(friend, at) if at else None  # a search hit: the page around it
-    page = window or paging.page(friend)
-    poll_after = latest_message_id(friend) if window else paging.latest_id(page.messages)
-    return dict(messages=page.messages, page=page, poll_after=poll_after, focus_id=window and window.focus_id,
-                poll_since=datetime.now(timezone.utc).isoformat(),
-                client_key=context.get("client_key") or uuid.uuid4().hex)
+    if not line_tab_available(current_user.shop):
+        return {"premium_required": True}  # the record and its tabs, and what premium adds: no LINE content
+    return conversation_fields(context["friend"], context.get("mark_read", True), context.get("client_key"))
 
 
 tabs.register(tabs.CustomerTab(

@@ -11,56 +11,51 @@ from sqlalchemy.exc import IntegrityError
 from crm import jobs
 from crm.conversations import inbox as shop_inbox
 from crm.conversations import paging, read_state
-from crm.conversations.friends import friend_of
-from crm.conversations.inbox_filters import FILTERS, InboxFilter
-from crm.conversations.models import LineFriend, LineMessage
-from crm.customers.models import Customer
-from crm.customers.tags import shop_tags, tags_for_customers
+from crm.conversations.models import LineMessage
 from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
 from crm.line_platform.outgoing import ImageRefused, store_image
 from crm.line_platform.sending import NotResendable, SendRefused, queue_image, queue_text, resend
 from crm.line_platform.uploads import uploaded_image
 from crm.line_tab import blueprint, export
+from crm.line_tab.conversation import conversation_of, render_conversation
 from crm.line_tab.nav import line_unread, only_mine
 from crm.line_tab.saved_replies import refuse_to_send
-from crm.line_tab.state_views import line_assignable_staff
-from crm.line_tab.tabs import line_tab_context
 from crm.line_tab.times import ScheduleError, local_to_utc
 
 
-def _linked(customer_id):
-    customer = get_for_shop_or_404(Customer, customer_id)
-    friend = friend_of(customer)
-    if friend is None:
-        abort(404)
-    return customer, friend
-
-
 def _tabs(customer, friend, status=200, **extra):
-    context = line_tab_context(customer, friend, **extra)
-    template = "customers/_tabs.html" if htmx else "customers/show.html"
-    # Reading the conversation is committed by the request, after rendering (jobs: the staff rich menus follow).
-    response = make_response(render_template(template, **context), status)
-    response.vary.add("HX-Request")
-    return response
+    return render_conversation(customer, friend, status=status, **extra)
+
+
+def _conversation_url(customer, friend):
+    if customer is not None:
+        return url_for("customers.show", customer_id=customer.id, tab="line")
+    return url_for("line_tab.friend", friend_id=friend.id)
 
 
 @blueprint.get("/customers/<int:customer_id>/line/older")
-def older(customer_id):
-    """The page of messages before a cursor (loaded as the user scrolls up)."""
-    customer, friend = _linked(customer_id)
+@blueprint.get("/line/friends/<int:friend_id>/older")
+def older(customer_id=None, friend_id=None):
+    """The page of messages before a cursor (loaded as the user scrolls up), by keyset."""
+    customer, friend = conversation_of(customer_id, friend_id)
     cursor = paging.parse_cursor(request.args.get("before"))
     if cursor is None:
         abort(400)
     page = paging.page(friend, before=cursor)
-    return render_template("line_tab/_older.html", customer=customer, page=page, messages=page.messages)
+    return render_template("line_tab/_older.html", customer=customer, friend=friend, page=page,
+                           messages=page.messages)
 
 
 @blueprint.get("/customers/<int:customer_id>/line/poll")
-def poll(customer_id):
-    """New messages since the last poll (appended) and changed ones (replaced), every few seconds."""
-    customer, friend = _linked(customer_id)
+@blueprint.get("/line/friends/<int:friend_id>/poll")
+def poll(customer_id=None, friend_id=None):
+    """New messages since the last poll (appended) and changed ones (replaced), every few seconds.
+
+    A poll reads new messages only when nobody set the conversation aside (後で通知):
+    what the user set aside stays unread until an explicit read (opening it anew, 既読にする).
+    """
+    customer, friend = conversation_of(customer_id, friend_id)
     after = request.args.get("after", 0, type=int)
     try:
         changed_since = datetime.fromisoformat(request.args.get("since", ""))
@@ -68,17 +63,18 @@ def poll(customer_id):
         changed_since = None
     polled_at = datetime.now(timezone.utc)
     new, changed = paging.since(friend, after, changed_since)
-    if any(m.direction.value == "in" for m in new):
+    if any(m.direction.value == "in" for m in new) and friend.notify_later_at is None:
         read_state.mark_read(friend, current_user)  # the conversation is on someone's screen
     # The request commits after rendering: the commit expires what was rendered.
-    return render_template("line_tab/_poll.html", customer=customer, new=new, changed=changed,
+    return render_template("line_tab/_poll.html", customer=customer, friend=friend, new=new, changed=changed,
                            poll_after=paging.latest_id(new, after), poll_since=polled_at.isoformat())
 
 
 @blueprint.post("/customers/<int:customer_id>/line/messages")
-def send(customer_id):
-    """Send the composer now: its text, or its image (and text); the client key makes a repeat harmless."""
-    customer, friend = _linked(customer_id)
+@blueprint.post("/line/friends/<int:friend_id>/messages")
+def send(customer_id=None, friend_id=None):
+    """Send the composer now (to any friend, linked or not): its text, or its image (and text); the client key makes a repeat harmless."""
+    customer, friend = conversation_of(customer_id, friend_id)
     if not current_user.may_send_line_directly:
         abort(403)
     text = request.form.get("text", "")
@@ -114,7 +110,7 @@ def send(customer_id):
 def _after_send(customer, friend):
     if htmx:
         return _tabs(customer, friend)
-    return redirect(url_for("customers.show", customer_id=customer.id, tab="line"))
+    return redirect(_conversation_url(customer, friend))
 
 
 @blueprint.post("/line/messages/<int:message_id>/resend")
@@ -127,17 +123,15 @@ def resend_message(message_id):
         resend(message)
     except NotResendable:
         abort(409)
-    friend = db.session.get(LineFriend, message.friend_id)
-    customer = db.session.get(Customer, friend.customer_id) if friend.customer_id else None
-    if customer is None:
-        return redirect(url_for("line_tab.inbox"))
+    customer, friend = conversation_of(friend_id=message.friend_id)
     return _after_send(customer, friend)
 
 
 @blueprint.post("/customers/<int:customer_id>/line/notify-later")
-def notify_later(customer_id):
+@blueprint.post("/line/friends/<int:friend_id>/notify-later")
+def notify_later(customer_id=None, friend_id=None):
     """後で通知: keep the conversation unread (optionally with a time to be reminded)."""
-    customer, friend = _linked(customer_id)
+    customer, friend = conversation_of(customer_id, friend_id)
     remind_at = None
     if request.form.get("remind_at"):
         # <input type="datetime-local"> sends "2026-11-22T09:00", in the shop's timezone.
@@ -153,17 +147,6 @@ def notify_later(customer_id):
         response.headers["HX-Trigger"] = "unread-changed"
         return response
     return redirect(url_for("line_tab.inbox"))
-
-
-@blueprint.get("/line/inbox")
-def inbox():
-    """Customers with LINE conversations, most recent first, unread marked."""
-    shop_id = current_user.shop_id
-    chosen = InboxFilter.from_args(request.args)
-    rows = shop_inbox.inbox(shop_id, where=chosen.clauses(shop_id, current_user.id))
-    tags = tags_for_customers(shop_id, [customer.id for _friend, customer, _last in rows if customer])
-    return render_template("line_tab/inbox.html", rows=rows, tags=tags, chosen=chosen, filters=FILTERS,
-                           shop_tags=shop_tags(shop_id), staff_names={s.id: s.name for s in line_assignable_staff()})
 
 
 @blueprint.get("/line/unread")
@@ -216,9 +199,17 @@ def _exports_are_owner_only():
 @blueprint.get("/customers/<int:customer_id>/line/export.<any(csv, xlsx):kind>")
 def export_customer(customer_id, kind):
     """One customer's whole LINE history, unread messages included (owner only)."""
-    customer, friend = _linked(customer_id)  # another shop's customer: 404 first, as everywhere
+    customer, friend = conversation_of(customer_id)  # another shop's customer: 404 first, as everywhere
     _exports_are_owner_only()
     return _export_response(kind, current_user.shop, [friend.id], f"line-history-customer-{customer.id}")
+
+
+@blueprint.get("/line/friends/<int:friend_id>/export.<any(csv, xlsx):kind>")
+def export_friend(friend_id, kind):
+    """One friend's whole LINE history, linked to a customer or not (owner only)."""
+    _customer, friend = conversation_of(friend_id=friend_id)
+    _exports_are_owner_only()
+    return _export_response(kind, current_user.shop, [friend.id], f"line-history-friend-{friend.id}")
 
 
 @blueprint.get("/line/export.<any(csv, xlsx):kind>")

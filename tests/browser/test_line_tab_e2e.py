@@ -55,7 +55,7 @@ def test_yellow_bar_and_live_conversation(browser, line_app, line_sandbox):
 
         # 後で通知 puts it back in the bar.
         staff.get_by_text("後で通知", exact=True).first.click()
-        staff.get_by_role("button", name="後で通知").click()
+        staff.get_by_role("button", name="設定する").click()
         expect(bar).to_contain_text("未読のLINEメッセージ", timeout=LIVE_MS)
 
         # Shift+Enter is a new line, Enter sends; the reply clears the bar.

@@ -59,11 +59,13 @@ def test_notify_later_keeps_it_unread_until_a_reply(client, auth, line_shop):
     response = client.post_form(f"/customers/{customer.id}/line/notify-later", {"remind_at": "2030-01-05T09:00"},
                                 headers={"HX-Request": "true", "HX-Target": "customer-tabs"})
     assert response.status_code == 200 and response.headers["HX-Trigger"] == "unread-changed"
-    assert "未読のLINEメッセージが1件" in _bar(client)
+    assert "yellow-bar" not in _bar(client)  # set aside until 2030-01-05 09:00: back in the bar then
     _db.session.refresh(friend)
     assert friend.remind_at == datetime(2030, 1, 5, 0, 0, tzinfo=timezone.utc)  # 09:00 in Tokyo
     listing = client.get("/line/unread").get_data(as_text=True)
     assert "後で通知" in listing and "01/05 09:00" in listing
+    client.post_form(f"/customers/{customer.id}/line/notify-later", {})  # without a time: in the bar now
+    assert "未読のLINEメッセージが1件" in _bar(client)
 
     client.post_form(f"/customers/{customer.id}/line/messages", {"text": "お返事です", "client_key": "k1"})
     assert "yellow-bar" not in _bar(client)
@@ -90,10 +92,10 @@ def test_history_loads_in_keyset_pages(client, auth, line_shop):
     auth.login(line_shop.owner)
     first = client.get(f"/customers/{customer.id}/line").get_data(as_text=True)
     assert "msg074" in first and "msg045" in first and "msg044" not in first
-    older_url = re.search(r'hx-get="(/customers/\d+/line/older\?before=[^"]+)"', first).group(1).replace("&amp;", "&")
+    older_url = re.search(r'hx-get="(/line/friends/\d+/older\?before=[^"]+)"', first).group(1).replace("&amp;", "&")
     second = client.get(older_url).get_data(as_text=True)
     assert "msg044" in second and "msg015" in second and "msg014" not in second and "msg045" not in second
-    third_url = re.search(r'hx-get="(/customers/\d+/line/older\?before=[^"]+)"', second).group(1).replace("&amp;", "&")
+    third_url = re.search(r'hx-get="(/line/friends/\d+/older\?before=[^"]+)"', second).group(1).replace("&amp;", "&")
     third = client.get(third_url).get_data(as_text=True)
     assert "msg000" in third and "older-sentinel" not in third
 
@@ -122,11 +124,11 @@ def test_poll_appends_new_messages_and_refreshes_changed_ones(client, auth, line
     customer, friend = _linked(line_shop)
     auth.login(line_shop.owner)
     page = client.get(f"/customers/{customer.id}/line").get_data(as_text=True)
-    poll_url = re.search(r'hx-get="(/customers/\d+/line/poll\?[^"]+)"', page).group(1).replace("&amp;", "&")
+    poll_url = re.search(r'hx-get="(/line/friends/\d+/poll\?[^"]+)"', page).group(1).replace("&amp;", "&")
     _incoming(client, line_shop, friend.line_user_id, 1, text="いま着きました")
     response = client.get(poll_url).get_data(as_text=True)
     assert 'hx-swap-oob="beforeend:#conversation"' in response and "いま着きました" in response
-    next_url = re.search(r'hx-get="(/customers/\d+/line/poll\?[^"]+)"', response).group(1).replace("&amp;", "&")
+    next_url = re.search(r'hx-get="(/line/friends/\d+/poll\?[^"]+)"', response).group(1).replace("&amp;", "&")
     assert client.get(next_url).get_data(as_text=True).count("いま着きました") == 0  # only once
     _db.session.refresh(friend)
     assert friend.unread_since is None  # it arrived on an open tab
@@ -172,11 +174,18 @@ def test_basic_shop_gets_no_line_tab(client, auth, line_shop):
     line_shop.shop.plan = Plan.BASIC
     _db.session.flush()
     auth.login(line_shop.owner)
+    _incoming(client, line_shop, friend.line_user_id, 1, text="秘密の本文")
     response = client.get(f"/customers/{customer.id}/line")
-    assert response.status_code == 403 and "プレミアムプラン" in response.get_data(as_text=True)
-    assert client.get("/line/inbox").status_code == 403
+    html = response.get_data(as_text=True)
+    # Not a bare 403: the record with its tabs, the LINE tab explaining the plan, no LINE content.
+    assert response.status_code == 200 and 'role="tab"' in html and "ご利用中プラン" in html
+    assert "ベーシックプラン" in html and "/settings/plan" in html and "秘密の本文" not in html
+    inbox = client.get("/line/inbox")
+    assert inbox.status_code == 403 and "プレミアムプランでできること" in inbox.get_data(as_text=True)
+    assert "<h1>403</h1>" not in inbox.get_data(as_text=True)
     page = client.get(f"/customers/{customer.id}").get_data(as_text=True)
     assert "yellow-bar" not in page and "/line/unread-bar" not in page
+    assert "premium-badge" in page and 'href="/line/inbox"' not in page  # the nav says what LINEトーク is
     assert "たろう" in page  # the LINE name stays, to find the customer in the LINE app
 
 

@@ -115,7 +115,8 @@
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     var form = composer();
-    if (!form || !kept || !event.detail.target || event.detail.target.id !== "customer-tabs") return;
+    var target = event.detail.target;
+    if (!form || !kept || !target || (target.id !== "customer-tabs" && target.id !== "line-conversation")) return;
     if (kept && form.querySelector("[data-composer-error]:not([hidden])") && !form.hasAttribute("data-image-refused")) {
       attach(form, kept); // the server refused the text: the chosen image stays
     }

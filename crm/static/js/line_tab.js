@@ -30,19 +30,34 @@
     if (send) send.disabled = over;
   }
 
+  // A touch keyboard has no Shift+Enter: there Enter always inserts a line break and the button sends.
+  function touchKeyboard() {
+    return window.matchMedia && window.matchMedia("(hover: none) and (pointer: coarse)").matches;
+  }
+
+  function showTouchHints(root) {
+    if (!touchKeyboard()) return;
+    (root || document).querySelectorAll("#composer [data-hint]").forEach(function (hint) {
+      if (hint.dataset.touchHint) hint.textContent = hint.dataset.touchHint;
+    });
+  }
+
   document.addEventListener("keydown", function (event) {
     var textarea = event.target;
     if (!(textarea instanceof HTMLTextAreaElement) || !textarea.form || textarea.form.id !== "composer") return;
     // Enter while an IME is composing (Japanese input) confirms the conversion; it never sends.
     if (event.key !== "Enter" || event.isComposing || event.keyCode === 229) return;
+    if (touchKeyboard()) return;
     var mode = textarea.form.dataset.sendKey || "enter";
     var sends = mode === "alt_enter" ? event.altKey : !(event.shiftKey || event.altKey || event.ctrlKey || event.metaKey);
-    if (!sends) return;
+    // The button Enter presses: 送信, or 承認を依頼 for staff whose messages need approval.
+    var button = textarea.form.querySelector("[data-send]");
+    if (!sends || !button) return; // a line break
     event.preventDefault();
     var image = textarea.form.querySelector("[data-image-input]");
     var hasImage = image && image.files && image.files.length;
-    if ((!textarea.value.trim() && !hasImage) || !textarea.form.querySelector("[data-send]")) return;
-    textarea.form.requestSubmit(textarea.form.querySelector("[data-send]"));
+    if ((!textarea.value.trim() && !hasImage) || button.disabled) return;
+    button.click(); // a click, so that a button with its own hx-post (承認を依頼) is the one htmx sends
   });
 
   document.addEventListener("input", function (event) {
@@ -63,7 +78,7 @@
     if (heightBefore !== null) {
       box.scrollTop = box.scrollHeight - heightBefore;
       heightBefore = null;
-    } else if (event.detail.target && event.detail.target.id === "customer-tabs") {
+    } else if (event.detail.target && (event.detail.target.id === "customer-tabs" || event.detail.target.id === "line-conversation")) {
       toBottom();
     }
   });
@@ -77,5 +92,6 @@
     if (box && box.dataset.follow) toBottom();
   });
 
-  document.addEventListener("DOMContentLoaded", function () { toBottom(); });
+  document.addEventListener("htmx:afterSettle", function (event) { showTouchHints(event.detail.target); });
+  document.addEventListener("DOMContentLoaded", function () { toBottom(); showTouchHints(); });
 })();
