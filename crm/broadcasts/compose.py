@@ -12,15 +12,14 @@ CouponMessage in messaging-api.yml and line-bot-sdk 3.27): the coupon is
 created at LINE (createCoupon) when the broadcast is prepared.
 """
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from crm.bookings.formatting import day_label, time_label
-from crm.bookings.models import Booking, BookingStatus
+from crm.bookings.placeholders import CUSTOMER_NAME, NEXT_BOOKING, SHOP_NAME, fill, next_booking_labels
 from crm.customers.models import Customer
 from crm.errors import UserError
 from crm.extensions import db
@@ -28,8 +27,6 @@ from crm.line_platform.outgoing import StoredImage, image_message
 from crm.line_platform.sending import utf16_units
 from crm.shops.models import Shop
 
-CUSTOMER_NAME, SHOP_NAME, NEXT_BOOKING = "{お客様名}", "{店舗名}", "{次回予約}"
-PLACEHOLDERS = (CUSTOMER_NAME, SHOP_NAME, NEXT_BOOKING)
 PERSONAL = (CUSTOMER_NAME, NEXT_BOOKING)
 MAX_TEXT = 5000
 REWARDS = {"free": _l("無料"), "discount": _l("割引（円）"), "others": _l("その他")}
@@ -112,10 +109,10 @@ class Person:
 
 def render(text: str, shop_name: str, person: Person | None) -> str:
     """The text with its placeholders filled for one recipient (or the shop's only)."""
-    out = (text or "").replace(SHOP_NAME, shop_name)
+    values: dict[str, str | None] = {SHOP_NAME: shop_name}
     if person is not None:
-        out = out.replace(CUSTOMER_NAME, person.name).replace(NEXT_BOOKING, person.next_booking)
-    return out
+        values |= {CUSTOMER_NAME: person.name, NEXT_BOOKING: person.next_booking}
+    return fill(text or "", values)[0]
 
 
 def messages_for(text: str, shop_name: str, person: Person | None, coupon_id: str | None,
@@ -134,17 +131,6 @@ def people(customer_ids: list[int], shop: Shop, now: datetime) -> dict[int, Pers
     """Name and next booking of each customer, in two queries."""
     names = {cid: f"{family} {given}".strip() for cid, family, given in db.session.execute(
         sa.select(Customer.id, Customer.family_name, Customer.given_name).where(Customer.id.in_(customer_ids)))}
-    first = (sa.select(Booking.customer_id, sa.func.min(Booking.starts_at).label("starts_at"))
-             .where(Booking.customer_id.in_(customer_ids), Booking.status == BookingStatus.BOOKED,
-                    Booking.starts_at >= now)
-             .group_by(Booking.customer_id).subquery())
-    nexts = {}
-    for cid, starts_at, service_name in db.session.execute(
-            sa.select(Booking.customer_id, Booking.starts_at, Booking.service_name)
-            .join(first, sa.and_(first.c.customer_id == Booking.customer_id, first.c.starts_at == Booking.starts_at))
-            .where(Booking.status == BookingStatus.BOOKED)):
-        if starts_at.tzinfo is None:  # SQLite hands back naive UTC from an aggregate's join
-            starts_at = starts_at.replace(tzinfo=timezone.utc)
-        nexts[cid] = f"{day_label(starts_at, shop.timezone)} {time_label(starts_at, shop.timezone)} {service_name}"
+    nexts = next_booking_labels(customer_ids, shop, now)
     none = _("ご予約はありません")
     return {cid: Person(name, nexts.get(cid, none)) for cid, name in names.items()}

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from crm.bookings.models import Service
+from crm.bookings.placeholders import PLACEHOLDERS
 from crm.broadcasts import blueprint, compose, forms, quota, segments, services
 from crm.broadcasts.models import Broadcast, BroadcastStatus, Segment
 from crm.conversations.models import LineFriend
@@ -41,7 +42,7 @@ def _compose_page(broadcast: Broadcast | None, form: Mapping[str, str] | None, e
         definition = forms.definition_from(form) if form else (
             broadcast.segment_definition if broadcast else segments.empty_definition())
     return render_template("broadcasts/compose.html", broadcast=broadcast, form=form or _form_of(broadcast),
-                           error=error, placeholders=compose.PLACEHOLDERS, rewards=compose.REWARDS,
+                           error=error, placeholders=tuple(PLACEHOLDERS), rewards=compose.REWARDS,
                            **_editor_context(definition)), status
 
 

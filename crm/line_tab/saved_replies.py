@@ -6,15 +6,18 @@ Placeholders: {お客様名} (the customer's name, or the LINE name of an unlink
 stays in the text as written; the composer shows it and sending refuses it, so a raw
 {次回予約} never reaches a customer. Services flush; the request commits.
 """
-import re
-
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.bookings.formatting import day_label, time_label
-from crm.bookings.lists import upcoming_for_customer
+from crm.bookings.placeholders import (
+    CUSTOMER_NAME,
+    NEXT_BOOKING,
+    SHOP_NAME,
+    fill,
+    next_booking_label,
+    unfilled,
+)
 from crm.conversations.models import LineFriend
 from crm.customers.models import Customer
 from crm.database import TimestampMixin
@@ -25,13 +28,6 @@ from crm.shops.models import Shop, ShopOwnedMixin
 
 TITLE_MAX = 40
 BODY_MAX = 5000
-CUSTOMER_NAME, NEXT_BOOKING, SHOP_NAME = "{お客様名}", "{次回予約}", "{店舗名}"
-PLACEHOLDERS = {
-    CUSTOMER_NAME: _l("お客様の氏名（LINE連携前はLINEの表示名）"),
-    NEXT_BOOKING: _l("次回のご予約の日時とメニュー"),
-    SHOP_NAME: _l("店舗名"),
-}
-_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
 
 
 class SavedReply(ShopOwnedMixin, TimestampMixin, db.Model):
@@ -100,38 +96,11 @@ def delete_reply(reply: SavedReply) -> None:
     db.session.flush()
 
 
-def next_booking_label(customer: Customer | None, shop: Shop) -> str | None:
-    """「12月5日(金) 14:00 カット」 for the customer's next booking, or None."""
-    if customer is None:
-        return None
-    upcoming = upcoming_for_customer(customer)
-    if not upcoming:
-        return None
-    booking = upcoming[0]
-    return f"{day_label(booking.starts_at, shop.timezone)} {time_label(booking.starts_at, shop.timezone)} " \
-           f"{booking.service_name}"
-
-
 def values_for(friend: LineFriend, shop: Shop) -> dict[str, str | None]:
     """Each placeholder's value for this conversation (None when the ledger has none)."""
     customer = db.session.get(Customer, friend.customer_id) if friend.customer_id else None
     name = customer.full_name if customer else (friend.display_name or None)
     return {CUSTOMER_NAME: name, NEXT_BOOKING: next_booking_label(customer, shop), SHOP_NAME: shop.name or None}
-
-
-def fill(body: str, values: dict[str, str | None]) -> tuple[str, list[str]]:
-    """The body with placeholders replaced, and the placeholders left in it for want of a value."""
-    missing = []
-
-    def replace(match):
-        value = values.get(match.group(0))
-        if value is None:
-            if match.group(0) not in missing:
-                missing.append(match.group(0))
-            return match.group(0)
-        return value
-
-    return _PLACEHOLDER.sub(replace, body), missing
 
 
 def picker_items(friend: LineFriend, shop: Shop) -> list[dict]:
@@ -142,15 +111,6 @@ def picker_items(friend: LineFriend, shop: Shop) -> list[dict]:
         text, missing = fill(reply.body, values)
         items.append({"id": reply.id, "title": reply.title, "text": text, "missing": missing})
     return items
-
-
-def unfilled(text: str) -> list[str]:
-    """Placeholders still written in a message."""
-    found = []
-    for match in _PLACEHOLDER.finditer(text or ""):
-        if match.group(0) not in found:
-            found.append(match.group(0))
-    return found
 
 
 class FriendBlocked(SendRefused):

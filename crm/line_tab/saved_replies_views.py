@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import jobs
+from crm.bookings.placeholders import PLACEHOLDERS
 from crm.conversations.models import LineFriend
 from crm.database import get_for_shop_or_404
 from crm.line_tab import blueprint
@@ -13,7 +14,7 @@ from crm.staff.decorators import owner_required
 
 def _page(status=200, error=None, editing=None, values=None):
     return render_template("line_tab/saved_replies.html", replies=replies.shop_replies(current_user.shop_id),
-                           placeholders=replies.PLACEHOLDERS, error=error, editing=editing,
+                           placeholders=PLACEHOLDERS, error=error, editing=editing,
                            values=values or {}, title_max=replies.TITLE_MAX, body_max=replies.BODY_MAX), status
 
 
