@@ -18,7 +18,8 @@ from crm.extensions import db as _db
 from crm.extensions import limiter
 from tests import factories
 
-pytest_plugins = ["tests.plugins.redis_db", "tests.plugins.line_sandbox", "tests.plugins.line_shop", "tests.plugins.smtp_sink"]
+pytest_plugins = ["tests.plugins.redis_db", "tests.plugins.line_sandbox", "tests.plugins.line_shop", "tests.plugins.smtp_sink",
+                  "tests.plugins.rq_worker"]
 
 
 

@@ -5,23 +5,22 @@ recipients in the database say what is left, and the retry keys stored before ea
 answer 409 for what it had already accepted.  Pushes ({お客様名}) so that a batch is in flight
 when the worker dies.
 """
-import os
 import time
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from crm import create_app, jobs
+from crm import jobs
 from crm.broadcasts import services
 from crm.broadcasts.models import Broadcast, BroadcastBatch, BroadcastRecipient, BroadcastStatus, RecipientStatus
-from crm.config import TestingConfig
 from crm.database import utcnow
 from crm.extensions import db
 from crm.line_platform.services import channel_for_shop, save_channel
+from crm.shops.models import Shop
+from crm.staff.models import Staff
 from tests import factories
-from tests.line_tab.test_scheduled_faults import ROOT, _Worker, scratch_database_url  # noqa: F401  (fixture)
-from tests.plugins.redis_db import redis_url
+from tests.plugins.rq_worker import RqWorker, worker_env
 
 PUSH = "/v2/bot/message/push"
 RECIPIENTS = 24
@@ -35,17 +34,10 @@ def _recipients(app):
             db.session.remove()
 
 
-def test_a_killed_worker_and_a_flushed_redis_send_each_recipient_once(scratch_database_url, line_sandbox, tmp_path,  # noqa: F811
-                                                                      redis_client):
+def test_a_killed_worker_and_a_flushed_redis_send_each_recipient_once(fault_app, scratch_database_url, line_sandbox,
+                                                                      tmp_path, redis_client):
     redis_client.flushdb()
-
-    class Config(TestingConfig):
-        SQLALCHEMY_DATABASE_URI = scratch_database_url
-        JOBS_MODE = "rq"
-        REDIS_URL = redis_url()
-        LINE_API_BASE_URL = line_sandbox.url
-
-    app = create_app(Config)
+    app = fault_app
     bot = line_sandbox.add_channel(bot_name="配信障害テスト")
     with app.app_context():
         upgrade()
@@ -61,18 +53,12 @@ def test_a_killed_worker_and_a_flushed_redis_send_each_recipient_once(scratch_da
         shop_id, owner_id, broadcast_id = shop.id, owner.id, broadcast.id
         db.session.remove()
 
-    env = {**os.environ, "CRM_ENV": "production", "SECRET_KEY": "faults-secret", "DATABASE_URL": scratch_database_url,
-           "CREDENTIALS_KEYS": TestingConfig.CREDENTIALS_KEYS, "REDIS_URL": redis_url(), "JOBS_MODE": "rq",
-           "LINE_API_BASE_URL": line_sandbox.url, "BROADCAST_BATCH_SIZE": "6", "BROADCAST_PUSH_THREADS": "2",
-           "LINE_API_TIMEOUT": "5", "PYTHONPATH": str(ROOT)}
+    env = worker_env(scratch_database_url, line_sandbox.url, BROADCAST_BATCH_SIZE="6", BROADCAST_PUSH_THREADS="2")
     line_sandbox.fault(PUSH, delay_seconds=0.15, times=10_000)  # a batch takes a while: one is in flight
-    worker = _Worker(env, tmp_path / "worker.log")
+    worker = RqWorker(env, tmp_path / "worker.log")
     restarted = None
     try:
         with app.app_context():
-            from crm.shops.models import Shop
-            from crm.staff.models import Staff
-
             services.submit(db.session.get(Broadcast, broadcast_id), db.session.get(Shop, shop_id),
                             db.session.get(Staff, owner_id), None)
             jobs.commit()  # prepare goes to Redis
@@ -90,12 +76,12 @@ def test_a_killed_worker_and_a_flushed_redis_send_each_recipient_once(scratch_da
             b = db.session.get(Broadcast, broadcast_id)
             state = (b.status, b.failure_reason)
             db.session.remove()
-        assert killed, (state, (tmp_path / "worker.log").read_text(errors="replace")[-3000:])
+        assert killed, (state, worker.output())
         redis_client.flushdb()
         line_sandbox.clear_faults()
         assert RecipientStatus.PENDING in [s for s, _ in _recipients(app)]
 
-        restarted = _Worker(env, tmp_path / "worker-2.log")
+        restarted = RqWorker(env, tmp_path / "worker-2.log")
         with app.app_context():  # minutes later for the tick: the killed worker's lease ran out
             db.session.execute(sa.update(BroadcastBatch).values(
                 claimed_until=utcnow() - timedelta(minutes=10), updated_at=utcnow() - timedelta(minutes=10)))
@@ -112,7 +98,7 @@ def test_a_killed_worker_and_a_flushed_redis_send_each_recipient_once(scratch_da
             if status == BroadcastStatus.DONE:
                 break
             time.sleep(0.1)
-        assert status == BroadcastStatus.DONE, (tmp_path / "worker-2.log").read_text(errors="replace")
+        assert status == BroadcastStatus.DONE, restarted.output()
         final = _recipients(app)
         assert [s for s, _ in final] == [RecipientStatus.SENT] * RECIPIENTS
         keys = line_sandbox.retry_keys(bot["channel_id"])

@@ -5,74 +5,25 @@ database says what is not sent yet, the state change (QUEUED → SENDING → SEN
 stops a second worker, and the retry key makes LINE refuse a repeat of a push
 it already accepted (409).
 
-The worker is a separate process (``flask --app wsgi crm worker``), so this test
-cannot use the rolled-back transaction of the ``db`` fixture: it builds its own
-database with the migrations (a scratch PostgreSQL database beside
-TEST_DATABASE_URL's, else a SQLite file) and its own Redis db
-(this run's own, from tests.plugins.redis_db).
+The worker and its scratch database come from tests.plugins.rq_worker.
 """
-import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from crm import create_app, jobs
-from crm.config import TestingConfig
+from crm import jobs
 from crm.conversations.models import LineMessage, SendStatus
 from crm.database import utcnow
 from crm.extensions import db
 from crm.line_platform.services import channel_for_shop, save_channel
 from crm.line_tab import scheduling
 from tests import factories
-from tests.plugins.redis_db import redis_url
+from tests.plugins.rq_worker import RqWorker, worker_env
 
-ROOT = Path(__file__).resolve().parents[2]
 PUSH = "/v2/bot/message/push"
 MESSAGES = 30
-
-
-@pytest.fixture
-def scratch_database_url(tmp_path):
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base or not base.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'faults.sqlite3'}"
-        return
-    url = sa.engine.make_url(base)
-    name = f"{url.database}_rq_faults"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-class _Worker:
-    """`flask --app wsgi crm worker` in its own process group."""
-
-    def __init__(self, env, log_path):
-        self.log = open(log_path, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "crm", "worker"], cwd=ROOT, env=env,
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-
-    def kill(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)  # no warm shutdown: mid-batch
-        self.process.wait(timeout=10)
-        self.log.close()
 
 
 def _statuses(app):
@@ -85,17 +36,10 @@ def _statuses(app):
 
 
 def test_a_killed_worker_and_a_flushed_redis_deliver_every_message_exactly_once(
-        scratch_database_url, line_sandbox, tmp_path, redis_client):
+        fault_app, scratch_database_url, line_sandbox, tmp_path, redis_client):
     redis = redis_client  # this run's own database (tests.plugins.redis_db): flushing it disturbs no one
     redis.flushdb()
-
-    class Config(TestingConfig):
-        SQLALCHEMY_DATABASE_URI = scratch_database_url
-        JOBS_MODE = "rq"
-        REDIS_URL = redis_url()
-        LINE_API_BASE_URL = line_sandbox.url
-
-    app = create_app(Config)
+    app = fault_app
     bot = line_sandbox.add_channel(bot_name="障害テストサロン")
     with app.app_context():
         upgrade()
@@ -111,13 +55,10 @@ def test_a_killed_worker_and_a_flushed_redis_deliver_every_message_exactly_once(
         jobs.commit()
         db.session.remove()
 
-    env = {**os.environ, "CRM_ENV": "production", "SECRET_KEY": "faults-secret", "DATABASE_URL": scratch_database_url,
-           "CREDENTIALS_KEYS": TestingConfig.CREDENTIALS_KEYS, "REDIS_URL": redis_url(), "JOBS_MODE": "rq",
-           "LINE_API_BASE_URL": line_sandbox.url, "LINE_DELIVER_BATCH": "6", "LINE_SEND_THREADS": "3",
-           "LINE_API_TIMEOUT": "5", "PYTHONPATH": str(ROOT)}
+    env = worker_env(scratch_database_url, line_sandbox.url, LINE_DELIVER_BATCH="6", LINE_SEND_THREADS="3")
     # Each push takes a while, so a batch is in flight when the worker dies.
     line_sandbox.fault(PUSH, delay_seconds=0.15, times=10_000)
-    worker = _Worker(env, tmp_path / "worker.log")
+    worker = RqWorker(env, tmp_path / "worker.log")
     restarted = None
     try:
         time.sleep(max(0.0, (due - utcnow()).total_seconds()))
@@ -136,14 +77,14 @@ def test_a_killed_worker_and_a_flushed_redis_deliver_every_message_exactly_once(
                 killed_mid_batch = True
                 break
             time.sleep(0.01)
-        assert killed_mid_batch, (tmp_path / "worker.log").read_text(errors="replace")
+        assert killed_mid_batch, worker.output()
         redis.flushdb()  # the queued jobs are gone too
 
         statuses = [s for s, _ in _statuses(app)]
         assert SendStatus.SENDING in statuses and statuses.count(SendStatus.SENT) < MESSAGES
         line_sandbox.clear_faults()
 
-        restarted = _Worker(env, tmp_path / "worker-2.log")
+        restarted = RqWorker(env, tmp_path / "worker-2.log")
         with app.app_context():
             # Minutes later for the sweep: a row left 送信中 or 待ち is stale (the clock moved, not the data).
             for row in db.session.scalars(
@@ -163,7 +104,7 @@ def test_a_killed_worker_and_a_flushed_redis_deliver_every_message_exactly_once(
                 break
             time.sleep(0.1)
         final = _statuses(app)
-        assert [s for s, _ in final] == [SendStatus.SENT] * MESSAGES, (tmp_path / "worker-2.log").read_text(errors="replace")
+        assert [s for s, _ in final] == [SendStatus.SENT] * MESSAGES, restarted.output()
 
         # Exactly once: every retry key accepted once, one delivery per message, no other deliveries.
         keys = line_sandbox.retry_keys(bot["channel_id"])
