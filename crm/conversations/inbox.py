@@ -56,17 +56,21 @@ def inbox(shop_id: int, limit: int = 100,
     """Conversations by their last message (either direction), newest first, with the customer and that message.
 
     `where`: more clauses on line_friends (the inbox filters, crm/conversations/inbox_filters.py).
+    The friends are walked in the list's order and each one's newest message is one probe of
+    (friend_id, id): the cost follows the page, not the shop's history (a GROUP BY over every
+    message took a second at a million).
     """
-    last = (
-        sa.select(LineMessage.friend_id, sa.func.max(LineMessage.id).label("last_id"))
-        .where(LineMessage.shop_id == shop_id, LineMessage.direction != Direction.NOTE)  # a ノート is no message
-        .group_by(LineMessage.friend_id)
-        .subquery()
+    last_id = (
+        sa.select(LineMessage.id)
+        .where(LineMessage.friend_id == LineFriend.id, LineMessage.direction != Direction.NOTE)  # a ノート is no message
+        .order_by(LineMessage.id.desc())
+        .limit(1)
+        .correlate(LineFriend)
+        .scalar_subquery()
     )
     return db.session.execute(
         sa.select(LineFriend, Customer, LineMessage)
-        .join(last, last.c.friend_id == LineFriend.id)
-        .join(LineMessage, LineMessage.id == last.c.last_id)
+        .join(LineMessage, LineMessage.id == last_id)
         .outerjoin(Customer, Customer.id == LineFriend.customer_id)
         .where(LineFriend.shop_id == shop_id, *where)
         .order_by(LineFriend.last_message_at.desc().nulls_last(), LineFriend.id.desc())

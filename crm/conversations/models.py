@@ -157,6 +157,8 @@ class LineMessage(ShopOwnedMixin, TimestampMixin, db.Model):
         sa.UniqueConstraint("shop_id", "line_message_id", name="uq_line_messages_shop_line_message"),
         sa.UniqueConstraint("shop_id", "client_key", name="uq_line_messages_shop_client_key"),
         sa.Index("ix_line_messages_friend_sent", "friend_id", "sent_at", "id"),
+        sa.Index("ix_line_messages_friend_id", "friend_id", "id"),  # a conversation's newest message (the inbox)
+        sa.Index("ix_line_messages_shop_newest", "shop_id", "id"),  # search walks the shop's messages newest first
         sa.Index("ix_line_messages_status_scheduled", "status", "scheduled_at"),
     )
 

@@ -6,8 +6,10 @@ Message text is matched as a literal substring (`%` and `_` are characters, not 
   (ix_line_messages_text_trgm), which splits Japanese into trigrams as well as Latin.
 - SQLite: FTS5 with the trigram tokenizer (line_messages_fts, an external-content
   table kept in sync by triggers; both made by the migration on SQLite only).
-- A query of one or two characters has no trigram: it falls back to LIKE over the
-  shop's messages, newest first, stopped at the page size.
+- A query of one or two characters has no trigram. On PostgreSQL a GIN index of each
+  text's characters and character pairs (crm_short_grams, made by the migration) finds
+  the candidates, ILIKE confirms them; on SQLite it is LIKE over the shop's messages,
+  newest first (the (shop_id, id) index), stopped at the page size.
 
 Names: the friend's LINE name, the customer's name and kana (partial, any width).
 Every search is a fixed number of queries, whatever the number of hits.
@@ -81,8 +83,12 @@ def _text_condition(query: str) -> ColumnElement[bool]:
     if len(query) >= TRIGRAM and dialect == "sqlite":
         fts = sa.text("SELECT rowid FROM line_messages_fts WHERE line_messages_fts MATCH :phrase")
         return LineMessage.id.in_(fts.bindparams(phrase=_fts_phrase(query)).columns(sa.column("rowid")))
-    # PostgreSQL: the trigram index serves ILIKE; with fewer than 3 characters it is the
-    # plain LIKE fallback, walking the shop's messages newest first until a page is full.
+    # PostgreSQL: the trigram index serves ILIKE; with fewer than 3 characters the short-gram
+    # index does (the same function on both sides, so lower() agrees with itself).
+    if dialect == "postgresql" and len(query) < TRIGRAM:
+        grams = sa.func.crm_short_grams
+        return sa.and_(grams(LineMessage.text).op("@>")(grams(sa.cast(query, sa.Text))),
+                       _contains(LineMessage.text, query))
     return _contains(LineMessage.text, query)
 
 

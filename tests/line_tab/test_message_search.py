@@ -163,3 +163,20 @@ def test_snippets_cut_long_text_around_the_hit():
     assert parts[0] == ("…", False) and ("予約", True) in parts and parts[-1] == ("…", False)
     assert sum(len(p) for p, _hit in parts) < 100
     assert search.segments("Hello hello", "HELLO") == [("Hello", True), (" ", False), ("hello", True)]
+
+
+def test_one_and_two_character_queries_find_every_case_and_position(client, auth, shop):
+    # On PostgreSQL these go through the short-gram index (crm_short_grams): the same
+    # answers as a plain case-insensitive LIKE, at the start, the middle and the end.
+    the_shop, owner = shop
+    friend = make_friend(the_shop, display_name="ゆい")
+    _say(friend, "縮毛矯正をお願いします", 1)
+    _say(friend, "前回の縮毛", 2)
+    _say(friend, "OK です", 3)
+    _say(friend, "ありがとう", 4)
+    auth.login(owner)
+    html = _search(client, "縮毛")
+    assert html.count("<mark>縮毛</mark>") == 2 and "ありがとう" not in html
+    assert "<mark>OK</mark>" in _search(client, "ok")  # Latin letters in any case
+    html = _search(client, "う")
+    assert "<mark>う</mark>" in html and "縮毛矯正" not in html
