@@ -42,9 +42,9 @@ from crm.customers.models import Customer  # noqa: E402
 from crm.extensions import db  # noqa: E402
 from crm.line_platform.services import channel_for_shop, save_channel  # noqa: E402
 from crm.shops.models import Plan  # noqa: E402
+from crm.staff.models import LineSendMode, Role  # noqa: E402
 from crm.staff.onboarding import create_shop  # noqa: E402
 from crm.staff.services import create_staff  # noqa: E402
-from crm.staff.models import LineSendMode, Role  # noqa: E402
 from line_sandbox.schema import spec_dir  # noqa: E402
 
 SECTION = "## Chat operations (issue 13): inbox, search, 定型文 and images at 1,000,000 messages"
