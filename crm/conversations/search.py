@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import ColumnElement
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import selectinload
 
 from crm.conversations.models import LineFriend, LineMessage
@@ -84,11 +85,12 @@ def _text_condition(query: str) -> ColumnElement[bool]:
         fts = sa.text("SELECT rowid FROM line_messages_fts WHERE line_messages_fts MATCH :phrase")
         return LineMessage.id.in_(fts.bindparams(phrase=_fts_phrase(query)).columns(sa.column("rowid")))
     # PostgreSQL: the trigram index serves ILIKE; with fewer than 3 characters the short-gram
-    # index does (the same function on both sides, so lower() agrees with itself).
+    # index does. The query is one element (lowered by PostgreSQL, as the index's grams are):
+    # its own statistics then tell a common pair (walk newest first) from a rare one (the
+    # index); all its grams would multiply as if independent and make every pair look rare.
     if dialect == "postgresql" and len(query) < TRIGRAM:
-        grams = sa.func.crm_short_grams
-        return sa.and_(grams(LineMessage.text).op("@>")(grams(sa.cast(query, sa.Text))),
-                       _contains(LineMessage.text, query))
+        gram = postgresql.array([sa.func.lower(sa.cast(query, sa.Text))])
+        return sa.and_(sa.func.crm_short_grams(LineMessage.text).op("@>")(gram), _contains(LineMessage.text, query))
     return _contains(LineMessage.text, query)
 
 
