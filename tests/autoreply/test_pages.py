@@ -150,3 +150,16 @@ def test_test_send_refuses_a_friend_who_blocked_the_shop(client, auth, line_shop
     assert "送信先の友だちを選んでください。" in response.get_data(as_text=True)
     assert delivered(line_shop) == []
 
+
+def test_each_hours_range_has_its_own_label_and_its_error_is_tied_to_it(client, auth, owner):
+    auth.login(owner)
+    page = client.get("/settings/autoreply/hours").get_data(as_text=True)
+    for n in (1, 2, 3):
+        assert f'aria-label="火曜日 時間帯{n} 開始"' in page and f'aria-label="火曜日 時間帯{n} 終了"' in page
+    response = client.post_form("/settings/autoreply/hours", {
+        "away_enabled": "y", "hours_source": "custom", "away_text": "時間外です", "holiday_text": "",
+        "away_window_hours": "12", "hours_2_2_opens": "18:00", "hours_2_2_closes": "10:00"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert '<p class="error" id="hours_2_2_opens-error">水曜日: 終了は開始より後にしてください。</p>' in html
+    assert 'aria-describedby="hours_2_2_opens-error"' in html and 'aria-invalid="true"' in html
