@@ -92,7 +92,8 @@ def delete_rule(rule_id):
     return redirect(url_for("autoreply.keywords"))
 
 
-def rule_test_messages(rule_id):
-    """テスト送信 of a rule: its saved answer as the sample preview shows it."""
+def rule_test_messages(rule_id, audience):
+    """テスト送信 of a rule: its saved answer for the friend it goes to (「予約確認」: described)."""
     rule = get_for_shop_or_404(KeywordRule, rule_id)
-    return previews.rule_preview(current_user.shop, compile_rule(rule)), _("キーワード応答「%(name)s」", name=rule.name)
+    return (previews.rule_preview(current_user.shop, compile_rule(rule), audience),
+            _("キーワード応答「%(name)s」", name=rule.name))

@@ -145,27 +145,27 @@ def save_reminder():
 
 
 # -- テスト送信 ----------------------------------------------------------------------------
-def _saved_messages(kind):
+def _saved_messages(kind, audience):
     shop = current_user.shop
     settings = services.settings_for(shop.id)
     if kind == "greeting":
-        return previews.greeting_preview(shop, settings.greeting_bubbles, settings.refollow_text), \
-            _("あいさつメッセージ")
+        return previews.greeting_preview(shop, settings.greeting_bubbles, settings.refollow_text,
+                                         audience=audience), _("あいさつメッセージ")
     if kind == "away":
-        return previews.text_preview(shop, settings.away_text), _("時間外")
+        return previews.text_preview(shop, settings.away_text, audience), _("時間外")
     if kind == "holiday":
-        return previews.text_preview(shop, settings.holiday_text or settings.away_text), _("休業日")
+        return previews.text_preview(shop, settings.holiday_text or settings.away_text, audience), _("休業日")
     if kind == "reminder":
-        return previews.text_preview(shop, settings.reminder_text), _("予約リマインダー")
+        return previews.text_preview(shop, settings.reminder_text, audience), _("予約リマインダー")
     if kind.startswith("rule-"):
-        return keyword_views.rule_test_messages(kind.removeprefix("rule-"))
+        return keyword_views.rule_test_messages(kind.removeprefix("rule-"), audience)
     raise AutoReplyError(_("送信する内容がありません。"))
 
 
 @blueprint.post("/test-send/<kind>")
 @owner_required
 def test_send(kind):
-    """テスト送信: the saved setting's messages, pushed to a sandbox friend."""
+    """テスト送信: the saved setting's messages as that friend would get them, pushed to a sandbox friend."""
     form = test_form()
     back = request.form.get("next") or ""
     if not back.startswith("/") or back.startswith("//"):
@@ -176,7 +176,8 @@ def test_send(kind):
     form.process(request.form)
     if not form.validate_on_submit():
         raise AutoReplyError(_("送信先の友だちを選んでください。"), field="friend_id")
-    messages, label = _saved_messages(kind)
-    previews.test_send(current_user.shop_id, form.friend_id.data, messages, label)
+    friend = previews.test_friend(current_user.shop_id, form.friend_id.data)
+    messages, label = _saved_messages(kind, previews.friend_audience(current_user.shop, friend))
+    previews.test_send(friend, messages, label)
     flash(_("テスト送信しました。"), "success")
     return redirect(back)

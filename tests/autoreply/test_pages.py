@@ -113,3 +113,53 @@ def test_test_send_pushes_the_saved_greeting_to_a_sandbox_friend(client, auth, l
         "friend_id": str(friend_of(user).id), "next": "/settings/autoreply/greeting"})
     assert response.status_code == 302
     assert [m["text"] for _via, ms in delivered(line_shop) for m in ms] == [f"ようこそ{line_shop.shop.name}"]
+
+
+def test_test_send_fills_the_recipients_name_and_sends_their_own_linking_card(client, auth, line_shop):
+    from crm.linking.tokens import read_token
+    from tests.line_tab.helpers import linked
+
+    user = line_shop.sandbox.add_user(display_name="テスト端末")
+    follow(client, line_shop, user)
+    services.save_greeting(line_shop.shop.id, True, [{"kind": "text", "text": "{LINE名}さん、ようこそ"},
+                                                      {"kind": "link_card"}], "")
+    auth.login(line_shop.owner)
+    client.post_form("/settings/autoreply/test-send/greeting", {
+        "friend_id": str(friend_of(user).id), "next": "/settings/autoreply/greeting"})
+    [(_via, [text, card])] = delivered(line_shop)
+    assert text["text"] == "テスト端末さん、ようこそ"  # not the preview's sample name
+    uri = card["contents"]["footer"]["contents"][0]["action"]["uri"]
+    assert "example.invalid" not in uri and "/link/" in uri
+    assert read_token(uri.rsplit("/", 1)[1])["f"] == friend_of(user).id  # the friend's own, working form
+    # A linked friend gets no linking card, as the real greeting does.
+    _customer, friend, _user = linked(line_shop, display_name="連携済み")
+    client.post_form("/settings/autoreply/test-send/greeting", {
+        "friend_id": str(friend.id), "next": "/settings/autoreply/greeting"})
+    assert [m["type"] for m in delivered(line_shop)[-1][1]] == ["text"]
+
+
+def test_test_send_refuses_a_friend_who_blocked_the_shop(client, auth, line_shop):
+    user = line_shop.sandbox.add_user(display_name="ブロック済み")
+    follow(client, line_shop, user)
+    friend = friend_of(user)
+    friend.followed = False
+    _db.session.flush()
+    auth.login(line_shop.owner)
+    response = client.post_form("/settings/autoreply/test-send/greeting", {
+        "friend_id": str(friend.id), "next": "/settings/autoreply/greeting"}, follow_redirects=True)
+    assert "送信先の友だちを選んでください。" in response.get_data(as_text=True)
+    assert delivered(line_shop) == []
+
+
+def test_each_hours_range_has_its_own_label_and_its_error_is_tied_to_it(client, auth, owner):
+    auth.login(owner)
+    page = client.get("/settings/autoreply/hours").get_data(as_text=True)
+    for n in (1, 2, 3):
+        assert f'aria-label="火曜日 時間帯{n} 開始"' in page and f'aria-label="火曜日 時間帯{n} 終了"' in page
+    response = client.post_form("/settings/autoreply/hours", {
+        "away_enabled": "y", "hours_source": "custom", "away_text": "時間外です", "holiday_text": "",
+        "away_window_hours": "12", "hours_2_2_opens": "18:00", "hours_2_2_closes": "10:00"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert '<p class="error" id="hours_2_2_opens-error">水曜日: 終了は開始より後にしてください。</p>' in html
+    assert 'aria-describedby="hours_2_2_opens-error"' in html and 'aria-invalid="true"' in html
