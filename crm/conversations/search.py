@@ -68,9 +68,15 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _inline(value: str) -> ColumnElement[str]:
+    # Rendered into the SQL, not bound: PostgreSQL then plans each search for its own words. Bound,
+    # psycopg prepares the statement after five runs and PostgreSQL switches to a generic plan
+    # that cannot tell a common pair of characters from a rare one (2.5 s instead of 30 ms).
+    return sa.bindparam(None, value, type_=sa.Text, literal_execute=True)
+
+
 def _contains(column: sa.ColumnElement[str] | Any, text: str) -> ColumnElement[bool]:
-    pattern = f"%{_like_escape(text)}%"
-    condition: ColumnElement[bool] = column.ilike(pattern, escape="\\")
+    condition: ColumnElement[bool] = column.ilike(_inline(f"%{_like_escape(text)}%"), escape="\\")
     return condition
 
 
@@ -89,7 +95,7 @@ def _text_condition(query: str) -> ColumnElement[bool]:
     # its own statistics then tell a common pair (walk newest first) from a rare one (the
     # index); all its grams would multiply as if independent and make every pair look rare.
     if dialect == "postgresql" and len(query) < TRIGRAM:
-        gram = postgresql.array([sa.func.lower(sa.cast(query, sa.Text))])
+        gram = postgresql.array([sa.func.lower(_inline(query))])
         return sa.and_(sa.func.crm_short_grams(LineMessage.text).op("@>")(gram), _contains(LineMessage.text, query))
     return _contains(LineMessage.text, query)
 

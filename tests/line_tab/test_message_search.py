@@ -180,3 +180,17 @@ def test_one_and_two_character_queries_find_every_case_and_position(client, auth
     assert "<mark>OK</mark>" in _search(client, "ok")  # Latin letters in any case
     html = _search(client, "う")
     assert "<mark>う</mark>" in html and "縮毛矯正" not in html
+
+
+def test_quotes_and_backslashes_are_searched_as_written(client, auth, shop):
+    # The search words are rendered into the SQL (so PostgreSQL plans for them): quoting must hold.
+    the_shop, owner = shop
+    friend = make_friend(the_shop, display_name="o'brien")
+    _say(friend, "it's C:\\salon\\予約 '; DROP TABLE line_messages; --", 1)
+    _say(friend, "べつのメッセージ", 2)
+    auth.login(owner)
+    for q in ("it's", "C:\\salon", "\\", "'", "'; DROP TABLE line_messages; --"):
+        html = _search(client, q)
+        assert "salon" in html and "べつの" not in html, q
+    assert "o&#39;brien" in _search(client, "o'b")
+    assert _db.session.scalar(sa.select(sa.func.count()).select_from(LineMessage)) == 2
