@@ -321,6 +321,8 @@ def main(argv=None):
     print(summary)
     if args.write_docs:
         command = "python bench/chat_ops.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        reuse_note = ("\n(`--reuse`: on the database an earlier run of the same command without it had filled.)\n"
+                      if args.reuse else "")
         section = f"""{SECTION}
 
 One premium shop with {args.friends:,} friends (nine in ten linked to a customer) and {args.messages:,}
@@ -328,7 +330,7 @@ messages, PostgreSQL with the pg_trgm index, server side through the Flask test 
 Measured {datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')} on the shared 2-core machine.
 
     .venv/bin/{command.strip()}
-
+{reuse_note}
 {table}
 
 {summary}

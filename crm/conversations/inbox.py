@@ -56,9 +56,11 @@ def inbox(shop_id: int, limit: int = 100,
     """Conversations by their last message (either direction), newest first, with the customer and that message.
 
     `where`: more clauses on line_friends (the inbox filters, crm/conversations/inbox_filters.py).
-    The friends are walked in the list's order and each one's newest message is one probe of
-    (friend_id, id): the cost follows the page, not the shop's history (a GROUP BY over every
-    message took a second at a million).
+    A conversation is a friend with a chat message (received, or written to them: that sets
+    last_message_at); one who only ever got 一斉配信 is not listed. The friends are walked in
+    the list's order along (shop_id[, filter], last_message_at) and each one's newest message is
+    one probe of (friend_id, id): the cost follows the page, not the shop's history (a GROUP BY
+    over every message took a second at a million).
     """
     last_id = (
         sa.select(LineMessage.id)
@@ -72,8 +74,8 @@ def inbox(shop_id: int, limit: int = 100,
         sa.select(LineFriend, Customer, LineMessage)
         .join(LineMessage, LineMessage.id == last_id)
         .outerjoin(Customer, Customer.id == LineFriend.customer_id)
-        .where(LineFriend.shop_id == shop_id, *where)
-        .order_by(LineFriend.last_message_at.desc().nulls_last(), LineFriend.id.desc())
+        .where(LineFriend.shop_id == shop_id, LineFriend.last_message_at.is_not(None), *where)
+        .order_by(LineFriend.last_message_at.desc(), LineFriend.id.desc())
         .limit(limit)
     ).all()
 

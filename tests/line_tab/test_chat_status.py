@@ -138,6 +138,7 @@ def test_a_blocked_friend_is_shown_and_the_composer_explains(client, auth, line_
     friend = make_friend(line_shop.shop, customer=customer, followed=False)
     _db.session.add(LineMessage(shop_id=friend.shop_id, friend_id=friend.id, direction=Direction.INCOMING,
                                 message_type="text", text="前のメッセージ", payload={}, sent_at=datetime.now(timezone.utc)))
+    friend.last_message_at = datetime.now(timezone.utc)  # as receiving it does
     _db.session.flush()
     auth.login(line_shop.owner)
     tab = client.get(f"/customers/{customer.id}/line").get_data(as_text=True)
@@ -178,3 +179,20 @@ def test_inbox_query_count_does_not_grow_with_conversations(client, auth, line_s
             assert client.get("/line/inbox").status_code == 200
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
+
+
+def test_a_friend_who_only_got_broadcasts_is_no_conversation(client, auth, line_shop):
+    # 一斉配信 writes history rows but no chat: the inbox lists friends who chatted (last_message_at).
+    chatted = make_friend(line_shop.shop, display_name="話した人")
+    broadcast_only = make_friend(line_shop.shop, display_name="配信だけの人")
+    now = datetime.now(timezone.utc)
+    for friend in (chatted, broadcast_only):
+        _db.session.add(LineMessage(shop_id=friend.shop_id, friend_id=friend.id, direction=Direction.OUTGOING,
+                                    message_type="text", text="お知らせ", payload={}, sent_at=now, origin="broadcast"))
+    _db.session.add(LineMessage(shop_id=chatted.shop_id, friend_id=chatted.id, direction=Direction.INCOMING,
+                                message_type="text", text="質問です", payload={}, sent_at=now))
+    chatted.last_message_at = now
+    _db.session.flush()
+    auth.login(line_shop.owner)
+    html = _inbox(client)
+    assert "話した人" in html and "配信だけの人" not in html
