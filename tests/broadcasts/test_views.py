@@ -107,6 +107,19 @@ def test_staff_broadcast_waits_for_the_owner(client, auth, line_shop):
     assert broadcast.status == BroadcastStatus.DONE and broadcast.approved_by_id == line_shop.owner.id
 
 
+def test_an_approved_broadcasts_page_names_the_approver(client, auth, line_shop):
+    friends(line_shop, 1)
+    staff = make_staff(line_shop.shop, role=Role.STAFF)
+    auth.login(staff)
+    _post(client, "/broadcasts/new", _form(action="submit", when="now"))
+    broadcast = db.session.scalars(sa.select(Broadcast)).one()
+    auth.logout()
+    auth.login(line_shop.owner)
+    response = _post(client, f"/broadcasts/{broadcast.id}/approve", {}, follow_redirects=True)
+    assert response.status_code == 200  # was a 500: Broadcast.approved_by is lazy="raise"
+    assert re.search(rf"<dt>承認</dt><dd>{re.escape(line_shop.owner.name)}</dd>", response.get_data(as_text=True))
+
+
 def test_quota_refusal_keeps_the_form_and_says_by_how_much(client, auth, line_shop):
     channel = line_shop.sandbox_channel
     line_shop.sandbox.add_channel(channel_id=channel["channel_id"], channel_secret=channel["channel_secret"],
