@@ -65,6 +65,20 @@ def test_segments_are_saved_and_loaded(client, auth, line_shop):
     assert _post(client, "/broadcasts/segments", _form(segment_name=""), headers=HX).status_code == 422
 
 
+def test_the_quota_arriving_recounts_so_the_over_quota_warning_shows(client, auth, line_shop):
+    channel = line_shop.sandbox_channel
+    line_shop.sandbox.add_channel(channel_id=channel["channel_id"], channel_secret=channel["channel_secret"],
+                                  channel_access_token=channel["channel_access_token"], quota=5)
+    auth.login(line_shop.owner)
+    quota = client.get("/broadcasts/quota", headers=HX).get_data(as_text=True)
+    # The first count is drawn before the quota is known: the quota box asks for the count again...
+    assert re.search(r'<span hx-post="/broadcasts/count" hx-trigger="load"[^>]*hx-include="closest form"', quota)
+    # ...and every count request shares one queue, so an older answer never overwrites a newer one.
+    page = client.get("/broadcasts/new").get_data(as_text=True)
+    assert page.count('hx-post="/broadcasts/count"') == page.count('hx-sync="#segment-count:replace"') == 2
+    assert quota.count('hx-sync="#segment-count:replace"') == 1
+
+
 def test_preview_shows_one_sample_customer(client, auth, line_shop):
     people = friends(line_shop, 2)
     auth.login(line_shop.owner)
