@@ -249,8 +249,10 @@ def test_a_broadcast_over_the_quota_is_refused_saying_by_how_much(browser, line_
 
 def test_the_progress_page_follows_a_running_broadcast_to_its_end(browser, line_app, line_sandbox, salon):
     line_app.app.config["BROADCAST_BATCH_SIZE"] = 1  # one multicast per recipient: progress in steps
-    # The first multicast LINE receives answers 4 seconds late; the others at once.
-    line_sandbox.fault("/v2/bot/message/multicast", method="POST", delay_seconds=4, times=1)
+    # The first multicast LINE receives answers 5 seconds late, the others at once; the client waits for it
+    # (production's 10 s timeout, not the tests' 2 s, after which it would retry at once with the same key).
+    line_app.app.config["LINE_API_TIMEOUT"] = 10
+    line_sandbox.fault("/v2/bot/message/multicast", method="POST", delay_seconds=5, times=1)
     context = _context(browser, line_app)
     try:
         page = context.new_page()
@@ -274,6 +276,8 @@ def test_the_progress_page_follows_a_running_broadcast_to_its_end(browser, line_
         expect(progress.locator("progress")).to_have_attribute("value", "4")
         assert _sent(line_sandbox, line_app.channel_id) == sorted(
             (p.user_id, "明日は臨時休業いたします。E2Eサロン") for p in (salon.aoki, salon.ishii, salon.ono))
+        multicasts = [r for r in line_sandbox.requests(line_app.channel_id) if r["path"] == "/v2/bot/message/multicast"]
+        assert len(multicasts) == 3  # one call per batch, the late one included: nothing was retried
         page.get_by_role("link", name="← 一斉配信").click()
         row = page.locator(".broadcast-table tr", has_text="臨時休業")
         expect(row).to_contain_text("配信完了")
