@@ -213,6 +213,11 @@ def results(shop_id: int) -> dict[int, dict]:
     return {bid: {"sent": int(s or 0), "failed": int(f or 0), "blocked": int(b or 0)} for bid, s, f, b in rows}
 
 
+def approver(broadcast: Broadcast) -> Staff | None:
+    """Who approved the broadcast (None: nobody, or no longer on the staff)."""
+    return db.session.get(Staff, broadcast.approved_by_id) if broadcast.approved_by_id is not None else None
+
+
 def for_shop(shop_id: int, limit: int = 100) -> list[Broadcast]:
     """The shop's broadcasts, newest first."""
     return list(db.session.scalars(sa.select(Broadcast).where(Broadcast.shop_id == shop_id)

@@ -189,6 +189,7 @@ def save_segment() -> ResponseReturnValue:
 def show(broadcast_id: int) -> ResponseReturnValue:
     broadcast = get_for_shop_or_404(Broadcast, broadcast_id)
     return render_template("broadcasts/show.html", broadcast=broadcast, progress=services.progress(broadcast),
+                           approver=services.approver(broadcast),
                            summary=segments.describe(broadcast.segment_definition, current_user.shop_id),
                            messages=compose.messages_for(broadcast.text, current_user.shop.name, None, None))
 

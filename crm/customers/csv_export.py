@@ -50,13 +50,20 @@ def rows(shop_id: int) -> Iterator[list]:
 
 
 def csv_chunks(shop_id: int, encoding: str = "utf-8") -> Iterator[bytes]:
-    """The CSV as bytes in chunks; UTF-8 starts with a BOM so Excel reads the Japanese."""
-    codec = "utf-8" if encoding not in ENCODINGS else encoding
+    """The CSV as bytes in chunks; UTF-8 starts with a BOM so Excel reads the Japanese.
+
+    The header is translated here, while the request is handled: a streamed body is read after the
+    request's transaction has ended, when the signed-in user (whose language it is) can no longer be loaded.
+    """
+    return _chunks(shop_id, "utf-8" if encoding not in ENCODINGS else encoding, headers())
+
+
+def _chunks(shop_id: int, codec: str, header: list[str]) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     if codec == "utf-8":
         buffer.write("\ufeff")
-    writer.writerow(headers())
+    writer.writerow(header)
     for count, row in enumerate(rows(shop_id), start=1):
         writer.writerow(row)
         if count % BATCH == 0:

@@ -67,9 +67,16 @@ def _decodes(data: bytes, encoding: str) -> bool:
     return True
 
 
+def without_stray_bom(data: bytes) -> bytes:
+    """The file without a UTF-8 BOM put in front of text that is not UTF-8 (a Shift_JIS file some tools mark so)."""
+    if data.startswith(codecs.BOM_UTF8) and not _decodes(data, "utf-8"):
+        return data[len(codecs.BOM_UTF8):]
+    return data
+
+
 def detect_encoding(data: bytes) -> str:
-    """utf-8-sig (with BOM), utf-8, or cp932 (what Japanese Excel saves as 「CSV」)."""
-    if data.startswith(codecs.BOM_UTF8):
+    """utf-8-sig (with BOM), utf-8, or cp932 (what Japanese Excel saves as 「CSV」); see without_stray_bom."""
+    if data.startswith(codecs.BOM_UTF8) and _decodes(data, "utf-8"):
         return "utf-8-sig"
     if _decodes(data, "utf-8"):
         return "utf-8"

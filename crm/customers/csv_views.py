@@ -77,7 +77,7 @@ def import_upload():
         config = current_app.config
         upload = form.file.data
         try:
-            data = csv_io.read_upload(upload.stream, config["CUSTOMER_IMPORT_MAX_BYTES"])
+            data = csv_io.without_stray_bom(csv_io.read_upload(upload.stream, config["CUSTOMER_IMPORT_MAX_BYTES"]))
             encoding = csv_io.detect_encoding(data)
             _header, count = csv_io.inspect(data, encoding, config["CUSTOMER_IMPORT_MAX_ROWS"])
         except csv_io.ImportFileError as exc:

@@ -65,6 +65,20 @@ def test_segments_are_saved_and_loaded(client, auth, line_shop):
     assert _post(client, "/broadcasts/segments", _form(segment_name=""), headers=HX).status_code == 422
 
 
+def test_the_quota_arriving_recounts_so_the_over_quota_warning_shows(client, auth, line_shop):
+    channel = line_shop.sandbox_channel
+    line_shop.sandbox.add_channel(channel_id=channel["channel_id"], channel_secret=channel["channel_secret"],
+                                  channel_access_token=channel["channel_access_token"], quota=5)
+    auth.login(line_shop.owner)
+    quota = client.get("/broadcasts/quota", headers=HX).get_data(as_text=True)
+    # The first count is drawn before the quota is known: the quota box asks for the count again...
+    assert re.search(r'<span hx-post="/broadcasts/count" hx-trigger="load"[^>]*hx-include="closest form"', quota)
+    # ...and every count request shares one queue, so an older answer never overwrites a newer one.
+    page = client.get("/broadcasts/new").get_data(as_text=True)
+    assert page.count('hx-post="/broadcasts/count"') == page.count('hx-sync="#segment-count:replace"') == 2
+    assert quota.count('hx-sync="#segment-count:replace"') == 1
+
+
 def test_preview_shows_one_sample_customer(client, auth, line_shop):
     people = friends(line_shop, 2)
     auth.login(line_shop.owner)
@@ -105,6 +119,19 @@ def test_staff_broadcast_waits_for_the_owner(client, auth, line_shop):
     db.session.expire_all()
     broadcast = db.session.get(Broadcast, broadcast.id)
     assert broadcast.status == BroadcastStatus.DONE and broadcast.approved_by_id == line_shop.owner.id
+
+
+def test_an_approved_broadcasts_page_names_the_approver(client, auth, line_shop):
+    friends(line_shop, 1)
+    staff = make_staff(line_shop.shop, role=Role.STAFF)
+    auth.login(staff)
+    _post(client, "/broadcasts/new", _form(action="submit", when="now"))
+    broadcast = db.session.scalars(sa.select(Broadcast)).one()
+    auth.logout()
+    auth.login(line_shop.owner)
+    response = _post(client, f"/broadcasts/{broadcast.id}/approve", {}, follow_redirects=True)
+    assert response.status_code == 200  # was a 500: Broadcast.approved_by is lazy="raise"
+    assert re.search(rf"<dt>承認</dt><dd>{re.escape(line_shop.owner.name)}</dd>", response.get_data(as_text=True))
 
 
 def test_quota_refusal_keeps_the_form_and_says_by_how_much(client, auth, line_shop):

@@ -273,3 +273,11 @@ def sign_in(page, email, password=factories.PASSWORD):
     page.get_by_label("メールアドレス").fill(email)
     page.get_by_label("パスワード").fill(password)
     page.get_by_role("button", name="ログイン").click()
+
+
+def htmx_settled(page):
+    """Wait until HTMX has answered and bound what it swapped in (it binds new elements ~20 ms after the swap:
+    a change made before that, e.g. a select in a fragment just drawn, would go unnoticed)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".htmx-request, .htmx-added, .htmx-settling")).to_have_count(0)

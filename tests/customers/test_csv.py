@@ -1,12 +1,15 @@
 """Customer CSV: encodings, column guessing, per-row checks, import modes and keys, export, owner only."""
+import codecs
 import io
 import re
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
+from flask_login import login_user
 
-from crm.customers import csv_import, csv_io, tags
+from crm.customers import csv_export, csv_import, csv_io, tags
 from crm.customers.models import Customer, CustomerImport
 from crm.extensions import db as _db
 from tests.factories import make_customer, make_shop, make_staff
@@ -34,6 +37,17 @@ def test_encoding_is_detected(encoding, expected):
     assert csv_io.detect_encoding(data) == expected
     header, count = csv_io.inspect(data, expected, 10)
     assert header[0] == "氏名" and count == 1  # the BOM is not part of the first header
+
+
+def test_a_shift_jis_file_with_a_bom_is_read_as_shift_jis(client, signed_in):
+    data = codecs.BOM_UTF8 + (HEADER + "髙橋 花子,タカハシ ハナコ,090-1111-2222,,,,①\r\n").encode("cp932")
+    assert csv_io.detect_encoding(csv_io.without_stray_bom(data)) == "cp932"
+    assert csv_io.without_stray_bom(HEADER.encode("utf-8-sig")) == HEADER.encode("utf-8-sig")  # a real one stays
+    response = _upload(client, data)  # was a 500: decoded as UTF-8 because of the BOM
+    assert response.status_code == 302
+    kept = _db.session.scalars(sa.select(CustomerImport)).one()
+    assert kept.encoding == "cp932" and kept.row_count == 1
+    assert "髙橋" in client.get(response.headers["Location"]).get_data(as_text=True)
 
 
 def test_undecodable_bytes_are_refused_with_a_message():
@@ -299,6 +313,21 @@ def test_another_shops_upload_is_404(client, signed_in):
 
 
 # --- export -----------------------------------------------------------------------------------
+
+def test_the_streamed_csv_header_is_translated_in_the_request(app, db, shop):
+    owner = shop[1]
+    owner.locale = "en"
+    make_customer(shop[0], family_name="髙橋")
+    with app.test_request_context("/customers/export.csv"):
+        login_user(owner)
+        with force_locale("en"):
+            english = csv_export.headers()
+        chunks = csv_export.csv_chunks(shop[0].id)
+    # A server reads the body after the request is over (its signed-in user gone): was 氏名, or a 500 mid-download.
+    lines = b"".join(chunks).decode("utf-8-sig").splitlines()
+    assert english[0] == "Name" and lines[0].split(",") == english
+    assert lines[1].startswith("髙橋")
+
 
 def test_export_csv_with_bom_and_cp932_and_reimport(client, signed_in):
     other, _owner = make_shop()

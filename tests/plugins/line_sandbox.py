@@ -67,6 +67,12 @@ class LineSandbox:
             body["webhook_url"] = webhook_url
         return self._call("POST", "/_sandbox/channels", json=body)
 
+    def update_channel(self, channel_id: str, **fields) -> dict:
+        """Change settings of an existing channel (e.g. ``quota=1``, the month's message quota), keeping the rest."""
+        channel = self._call("GET", f"/_sandbox/channels/{channel_id}")
+        keys = {k: channel[k] for k in ("channel_id", "channel_secret", "channel_access_token")}
+        return self._call("POST", "/_sandbox/channels", json={**keys, **fields})
+
     def add_login_channel(self, channel_id=None, channel_secret=None, bot_channel_id=None, **extra) -> dict:
         body = {"channel_id": channel_id or str(1600000000 + secrets.randbelow(10 ** 8)),
                 "channel_secret": channel_secret or secrets.token_hex(16), **extra}
