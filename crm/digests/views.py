@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from crm import jobs
+from crm.broadcasts.models import Broadcast, BroadcastStatus
 from crm.database import utcnow
 from crm.digests import blueprint, connections, instant, line_notify
 from crm.digests.models import Notification
@@ -81,8 +82,8 @@ def notifications_badge():
 @blueprint.get("/nav/badges")
 @login_required
 def nav_badges():
-    """Fragment: the owner's 連携依頼 and 承認待ち counts for the nav, one query, swapped in out of band."""
-    requests = approvals = 0
+    """Fragment: the owner's 連携依頼, 承認待ち and staff 一斉配信 waiting counts for the nav, one query, out of band."""
+    requests = approvals = broadcasts = 0
     if current_user.is_owner:
         shop_id = current_user.shop_id
         link_requests = (sa.select(sa.func.count()).select_from(LinkRequest)
@@ -90,11 +91,13 @@ def nav_badges():
                          .scalar_subquery())
         drafts = (sa.select(sa.func.count()).select_from(LineDraft)
                   .where(LineDraft.shop_id == shop_id, LineDraft.status == DraftStatus.PENDING).scalar_subquery())
-        requests, approvals = db.session.execute(sa.select(link_requests, drafts)).one()
+        waiting = (sa.select(sa.func.count()).select_from(Broadcast)
+                   .where(Broadcast.shop_id == shop_id, Broadcast.status == BroadcastStatus.PENDING).scalar_subquery())
+        requests, approvals, broadcasts = db.session.execute(sa.select(link_requests, drafts, waiting)).one()
         if not line_tab_available(current_user.shop):
-            approvals = 0
+            approvals = broadcasts = 0
     response = current_app.make_response(render_template("digests/_nav_badges.html", requests=requests,
-                                                         approvals=approvals))
+                                                         approvals=approvals, broadcasts=broadcasts))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -1,6 +1,8 @@
 """The nav's count badges: 確認待ちの連携依頼 beside 未連携の友だち, 承認待ち beside its link; one cheap query."""
 import re
 
+from crm.broadcasts import services as broadcasts
+from crm.broadcasts.models import BroadcastStatus
 from crm.extensions import db as _db
 from crm.line_tab import drafts
 from crm.linking.models import LinkRequest, RequestReason
@@ -29,6 +31,9 @@ def test_the_owner_sees_link_requests_and_approvals_counted(client, auth, shop, 
     apprentice = make_staff(salon, line_send_mode=LineSendMode.APPROVAL)
     friend = make_friend(salon, customer=make_customer(salon))
     drafts.save_draft(friend, apprentice, "ご予約ありがとうございます", request_approval=True)
+    staff_broadcast = broadcasts.save(salon, apprentice, None, "年末のお知らせ", {"op": "and", "groups": []},
+                                      "年末年始の営業のお知らせです", None)
+    staff_broadcast.status = BroadcastStatus.PENDING  # what a staff member's 承認を依頼 leaves (tests/broadcasts)
     _db.session.commit()
     auth.login(owner)
 
@@ -36,13 +41,15 @@ def test_the_owner_sees_link_requests_and_approvals_counted(client, auth, shop, 
     assert 'hx-get="/nav/badges"' in page
     assert re.search(r'href="/line/friends/unlinked"[^>]*>未連携の友だち<span id="nav-badge-link-requests"></span>', page)
     assert re.search(r'href="/line/approvals"[^>]*>承認待ち<span id="nav-badge-approvals"></span>', page)
+    assert re.search(r'href="/broadcasts/"[^>]*>一斉配信<span id="nav-badge-broadcasts"></span>', page)
 
     with count_queries() as statements:
         response = client.get("/nav/badges")
     html = response.get_data(as_text=True)
-    assert (_badge(html, "nav-badge-link-requests"), _badge(html, "nav-badge-approvals")) == (2, 1)
-    counting = [s for s in statements if "link_requests" in s or "line_drafts" in s]
-    assert len(counting) == 1  # both counts in one statement
+    assert (_badge(html, "nav-badge-link-requests"), _badge(html, "nav-badge-approvals"),
+            _badge(html, "nav-badge-broadcasts")) == (2, 1, 1)
+    counting = [s for s in statements if "link_requests" in s or "line_drafts" in s or "broadcasts" in s]
+    assert len(counting) == 1  # the three counts in one statement
     assert len(statements) <= 4  # with the session's own (the signed-in staff member, the shop)
 
 
