@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 
+from crm.customers import tags
 from crm.extensions import db
 from crm.shops.models import Shop
 from crm.staff.models import LineSendMode, Role, Staff
@@ -59,8 +60,8 @@ def chat_salon(line_app):
                      line_app.run)
 
 
-def add_friend(salon, line_sandbox, family_name, given_name, phone, display_name=None):
-    """A new customer linked to a new sandbox user who is the shop's friend (no chat yet)."""
+def add_friend(salon, line_sandbox, family_name, given_name, phone, display_name=None, tag=None):
+    """A new customer (with the tag named `tag`) linked to a new sandbox user who is the shop's friend (no chat yet)."""
     user = line_sandbox.add_user(display_name=display_name or given_name)
     line_sandbox.set_friendship(salon.channel_id, user["user_id"], "friend")
 
@@ -68,6 +69,8 @@ def add_friend(salon, line_sandbox, family_name, given_name, phone, display_name
         shop = db.session.get(Shop, salon.shop_id)
         customer = factories.make_customer(shop, family_name=family_name, given_name=given_name, phone=phone)
         friend = factories.make_friend(shop, customer, display_name=user["display_name"], line_user_id=user["user_id"])
+        if tag:
+            tags.add_tags(customer, tags.get_or_create_tags(shop.id, [tag]))
         return customer.id, friend.id, customer.full_name
 
     customer_id, friend_id, name = salon.run(seed)
@@ -112,3 +115,8 @@ def sent_messages(line_sandbox, salon):
 
 def messages_to(line_sandbox, salon, friend):
     return [m for to, m in sent_messages(line_sandbox, salon) if to == friend.user_id]
+
+
+def writes(line_sandbox, salon, friend, text):
+    """The friend sends a text from LINE (what the phone page's message box does)."""
+    line_sandbox.text(salon.channel_id, friend.user_id, text)
