@@ -4,6 +4,7 @@ Images come as the composer's ``image`` file (chosen, pasted or dropped); a bad
 file is refused beside the composer before anything is stored, the text kept.
 """
 from flask import abort, redirect, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import jobs
@@ -83,8 +84,6 @@ def _image_limit():
 @blueprint.app_template_global("line_sticker_of")
 def _sticker_of(message):
     """(package id, sticker id, label) of a sticker message: an incoming one's keywords or 「スタンプ」."""
-    from flask_babel import gettext as _
-
     payload = message.payload or {}
     if message.direction.value == "out":
         payload = (payload.get("messages") or [{}])[0]

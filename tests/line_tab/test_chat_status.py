@@ -196,3 +196,14 @@ def test_a_friend_who_only_got_broadcasts_is_no_conversation(client, auth, line_
     auth.login(line_shop.owner)
     html = _inbox(client)
     assert "話した人" in html and "配信だけの人" not in html
+
+
+def test_an_empty_filter_says_nothing_matches_not_that_there_are_no_chats(client, auth, line_shop):
+    customer, friend = _linked(line_shop, user_id=line_shop.sandbox.add_user(display_name="は")["user_id"])
+    line_shop.sandbox.follow(line_shop.sandbox_channel["channel_id"], friend.line_user_id)
+    auth.login(line_shop.owner)
+    assert "LINEのトークはまだありません。" in _inbox(client)
+    _incoming(client, line_shop, friend.line_user_id, 1, text="こんにちは")
+    html = _inbox(client, filter="done")
+    assert "条件に合うトークはありません。" in html and "まだありません" not in html
+    assert customer.full_name in _inbox(client) and "条件に合う" not in _inbox(client)

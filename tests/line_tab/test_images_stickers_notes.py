@@ -158,6 +158,8 @@ def test_the_picker_shows_labelled_tiles_and_loads_nothing_from_line(client, aut
     assert "スタンプ 446-1988" in picker and "ありがとう" in picker
     assert len(re.findall(r'class="sticker-tile"', picker)) == 432
     assert "line-scdn" not in picker and "<img" not in picker
+    # A tile's label and ids are two words to a screen reader (「OK 789-10858」, not 「OK789-10858」).
+    assert '<span class="sticker-label">OK</span> <span class="muted sticker-ids">789-10858</span>' in picker
 
 
 def test_a_sticker_is_sent_and_shown_as_a_tile(client, auth, line_shop):
