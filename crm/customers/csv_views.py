@@ -135,8 +135,8 @@ def import_mapping(import_id):
         filename = kept.filename
         db.session.delete(kept)
         return render_template("customers/import_report.html", report=report, filename=filename)
-    rows = [] if errors else csv_import.preview(current_user.shop_id, data, kept.encoding, mapping, key, mode,
-                                                  region, _today())
+    rows = [] if errors else csv_import.preview(current_user.shop_id, csv_io.data_rows(data, kept.encoding), mapping,
+                                                  key, mode, region, _today())
     return render_template("customers/import_mapping.html", kept=kept, header=header, mapping=mapping, key=key,
                            mode=mode, errors=errors, rows=rows, fields=csv_io.FIELDS, labels=csv_io.FIELD_LABELS,
                            cancel_form=ConfirmForm()), (422 if errors else 200)

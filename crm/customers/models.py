@@ -10,6 +10,17 @@ from crm.extensions import db
 from crm.shops.models import ShopOwnedMixin
 
 
+def match_keys(family_name: str, given_name: str, family_name_kana: str, given_name_kana: str) -> dict:
+    """The normalized match-key columns of a customer's names as entered (for rows written without the ORM, too)."""
+    kana = normalize_kana(family_name_kana) + normalize_kana(given_name_kana)
+    return {
+        "name_norm": normalize_name(family_name) + normalize_name(given_name),
+        "given_name_norm": normalize_name(given_name),
+        "kana_norm": kana or None,  # NULL sorts after every name in the kana order
+        "given_kana_norm": normalize_kana(given_name_kana) or None,
+    }
+
+
 class Customer(ShopOwnedMixin, TimestampMixin, db.Model):
     __tablename__ = "customers"
 
@@ -68,11 +79,9 @@ class Customer(ShopOwnedMixin, TimestampMixin, db.Model):
 
     def refresh_match_keys(self):
         """Recompute the normalized columns from the fields as entered."""
-        self.name_norm = normalize_name(self.family_name) + normalize_name(self.given_name)
-        self.given_name_norm = normalize_name(self.given_name)
-        kana = normalize_kana(self.family_name_kana) + normalize_kana(self.given_name_kana)
-        self.kana_norm = kana or None  # NULL sorts after every name in the kana order
-        self.given_kana_norm = normalize_kana(self.given_name_kana) or None
+        for column, value in match_keys(self.family_name, self.given_name, self.family_name_kana,
+                                        self.given_name_kana).items():
+            setattr(self, column, value)
 
     def __repr__(self):
         return f"<Customer {self.id} {self.full_name!r}>"

@@ -188,6 +188,26 @@ def test_import_never_touches_another_shop(db, shop):
     assert tags.find_by_name(shop[0].id, "VIP").id != tags.find_by_name(other.id, "VIP").id
 
 
+def test_statements_grow_with_the_batches_not_the_rows(shop, count_queries, monkeypatch):
+    s = shop[0]
+    monkeypatch.setattr(csv_import, "BATCH", 10)
+    for i in range(0, 40, 2):
+        make_customer(s, family_name="既存", phone=f"090-4000-{i:04d}")
+    tags.get_or_create_tags(s.id, ["VIP"])
+    text = HEADER + "".join(f"客 {i},,090-4000-{i:04d},,,VIP,\r\n" for i in range(40))  # half new, half updates
+    data = text.encode()
+    mapping = csv_io.guess_mapping(HEADER.strip().split(","))
+    with count_queries() as statements:
+        report = csv_import.run_import(s.id, data, "utf-8", mapping, "phone", "update", "JP", TODAY)
+    assert (report.created, report.updated) == (20, 20)
+    inserts = [s for s in statements if s.startswith("INSERT INTO customers ")]
+    postgresql = _db.session.get_bind().dialect.name == "postgresql"
+    assert len(inserts) == (4 if postgresql else 20)  # SQLite: an INSERT ... RETURNING per row, in process
+    # per batch of 10: find by key, load the updated, update them, (PostgreSQL: take the new ids), insert the
+    # new, their current tags, the new tags; plus the shop's tags once
+    assert len(statements) - len(inserts) <= 1 + 4 * 6
+
+
 # --- the pages --------------------------------------------------------------------------------
 
 def _upload(client, data, filename="customers.csv"):
