@@ -126,13 +126,6 @@ def records_from(data: bytes, encoding: str, number: int, start: int = 0,
         number += 1
 
 
-def complete_prefix(prefix: bytes, whole_length: int) -> int:
-    """How much of a file's first bytes is whole lines: all of it if it is the whole file."""
-    if len(prefix) >= whole_length:
-        return len(prefix)
-    return max(prefix.rfind(b"\n"), prefix.rfind(b"\r")) + 1
-
-
 def inspect(data: bytes, encoding: str, max_rows: int) -> tuple[list[str], int]:
     """The header and the number of data rows, refused over max_rows."""
     rows = records(data, encoding)

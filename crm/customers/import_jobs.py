@@ -37,13 +37,20 @@ WINDOW_BYTES = 512 * 1024  # a chunk reads this much of the file (more if one re
 SKIPS_SHOWN = 1000  # skipped rows listed on the report page; all of them are in its CSV
 
 
+def _whole_lines(prefix: bytes, whole_length: int) -> int:
+    """How much of a file's first bytes is whole lines: all of it if it is the whole file."""
+    if len(prefix) >= whole_length:
+        return len(prefix)
+    return max(prefix.rfind(b"\n"), prefix.rfind(b"\r")) + 1
+
+
 def file_start(kept: CustomerImport) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     """The header and the first data rows, read from the file's first PREVIEW_BYTES only."""
     prefix, length = db.session.execute(
         sa.select(sa.func.substr(CustomerImport.data, 1, PREVIEW_BYTES, type_=sa.LargeBinary),
                   sa.func.length(CustomerImport.data)).where(CustomerImport.id == kept.id)
     ).one()
-    end = csv_io.complete_prefix(prefix, length)
+    end = _whole_lines(prefix, length)
     records = csv_io.records_from(prefix, kept.encoding, 1, end=end)
     header = next(records, (1, [], 0))[1]
     rows = ((n, cells) for n, cells, stop in records if any(c.strip() for c in cells) and (stop < end or end == length))
@@ -126,7 +133,7 @@ def _import(kept: CustomerImport) -> None:
                       sa.func.length(CustomerImport.data)).where(CustomerImport.id == kept.id)
         ).one()
         at_end = kept.byte_offset + len(piece) >= length
-        end = csv_io.complete_prefix(piece, length - kept.byte_offset)
+        end = _whole_lines(piece, length - kept.byte_offset)
         position = _Position(number=kept.next_row)
         report = csv_import.ImportReport()
         # The skipped rows' reasons are kept as text, in the language of the owner who reads the report.
