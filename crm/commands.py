@@ -9,12 +9,13 @@ from crm import jobs
 from crm.bookings.demo import seed_booking_demo
 from crm.broadcasts import services as broadcasts
 from crm.broadcasts.ticker import register_cron as register_broadcast_tick
+from crm.customers.import_jobs import sweep_stalled as sweep_stalled_imports
 from crm.demo import connect_demo_to_sandbox, seed_demo
 from crm.digests import line_notify
 from crm.digests.services import run_digest_tick
 from crm.digests.tasks import register_cron
 from crm.extensions import db
-from crm.jobs import redis_connection
+from crm.jobs import redis_connection, run_worker_job
 from crm.line_platform.drain import sweep_unprocessed
 from crm.line_platform.sending import sweep_outgoing
 from crm.line_platform.services import channel_for_shop, save_channel
@@ -119,6 +120,7 @@ def tick_command():
     """Release due scheduled LINE messages, re-enqueue lost deliveries and events; idempotent, run every minute."""
     result = tick()
     result.update(broadcasts.tick())
+    result["imports_resumed"] = sweep_stalled_imports()
     jobs.commit()
     click.echo(json.dumps(result))
 
@@ -214,4 +216,7 @@ def cron_command():
     register_cron(scheduler)
     register_line_tick(scheduler)
     register_broadcast_tick(scheduler)
+    scheduler.register(run_worker_job, current_app.config.get("RQ_QUEUE") or "default",
+                       args=(jobs.job_path(sweep_stalled_imports),), interval=60, job_timeout=600,
+                       name="customer-import-sweep")
     scheduler.start()

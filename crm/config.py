@@ -173,9 +173,10 @@ class Config:
 
     CUSTOMERS_PER_PAGE = int(os.environ.get("CUSTOMERS_PER_PAGE", "50"))
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "JP")
-    # The customer CSV import: the file is kept in the database between upload and import.
-    CUSTOMER_IMPORT_MAX_BYTES = int(os.environ.get("CUSTOMER_IMPORT_MAX_BYTES", str(5 * 1024 * 1024)))
-    CUSTOMER_IMPORT_MAX_ROWS = int(os.environ.get("CUSTOMER_IMPORT_MAX_ROWS", "20000"))
+    # The customer CSV import: the file is kept in the database between upload and import, then
+    # imported by jobs of a few thousand rows (crm/customers/import_jobs.py).
+    CUSTOMER_IMPORT_MAX_BYTES = int(os.environ.get("CUSTOMER_IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
+    CUSTOMER_IMPORT_MAX_ROWS = int(os.environ.get("CUSTOMER_IMPORT_MAX_ROWS", "100000"))
 
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
     # How many proxies in front of the app set each X-Forwarded-* header (werkzeug's ProxyFix);

@@ -160,3 +160,22 @@ def insert_ignoring(target: Any, index_elements: list[str]) -> Any:
     if name == "sqlite":
         return sqlite.insert(target).on_conflict_do_nothing(index_elements=index_elements)
     raise NotImplementedError(name)
+
+
+def insert_returning_ids(table: sa.Table, rows: list[dict]) -> list[int]:
+    """INSERT many rows of a table with an integer `id`; their new ids, in the rows' order.
+
+    On PostgreSQL the ids are taken from the table's sequence first (one query) and
+    the rows then go as one executemany, which psycopg pipelines: several times
+    faster than INSERT ... VALUES (...), (...) RETURNING, whose long statement the
+    driver parses again for every page of rows.
+    """
+    if not rows:
+        return []
+    if db.session.get_bind().dialect.name == "postgresql":
+        sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+        ids = list(db.session.scalars(sa.select(sa.func.nextval(sequence)).select_from(
+            sa.func.generate_series(1, len(rows)))))
+        db.session.execute(sa.insert(table), [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
+        return ids
+    return list(db.session.scalars(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))

@@ -1,12 +1,13 @@
 """The in-process ticker of the embedded default (no Redis): the periodic jobs `flask crm cron` runs under rq.
 
 Part of the app's assembly: it runs the LINE tick (送信予約, sweeps) of
-crm/line_tab, the broadcasts' tick (crm/broadcasts) and the digest tick of crm/digests, so it sits above both.
+crm/line_tab, the broadcasts' tick (crm/broadcasts), the customer imports' sweep and the digest tick of crm/digests, so it sits above both.
 """
 import threading
 
 from crm import jobs
 from crm.broadcasts.services import tick as broadcast_tick
+from crm.customers.import_jobs import sweep_stalled as sweep_stalled_imports
 from crm.digests.tasks import tick_job as digest_tick
 from crm.line_tab.scheduling import tick
 
@@ -22,6 +23,7 @@ class Ticker:
     def __init__(self, app, interval):
         self.line = jobs.Repeating(app, tick, interval, name="crm-line-ticker")
         self.broadcasts = jobs.Repeating(app, broadcast_tick, interval, name="crm-broadcast-ticker")  # 一斉配信
+        self.imports = jobs.Repeating(app, sweep_stalled_imports, interval, name="crm-import-ticker")  # CSV 取り込み
         # Checked as often as the tick, run once per minute as the cron's "* * * * *"; the
         # digest_runs/digest_sends unique rows make a second process's run send nothing.
         self.digests = jobs.Repeating(app, digest_tick, interval, name="crm-digest-ticker", per_minute=True)
@@ -30,6 +32,7 @@ class Ticker:
     def start(self):
         self.line.start()
         self.broadcasts.start()
+        self.imports.start()
         self.digests.start()
         return self
 
@@ -37,6 +40,7 @@ class Ticker:
         self.digests.stopped.set()
         self.line.stop()
         self.broadcasts.stop()
+        self.imports.stop()
         self.digests.stop()
 
 

@@ -1,9 +1,10 @@
 """The ledger as CSV (UTF-8 with BOM, or CP932) or Excel: the columns the import reads back."""
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from crm.customers.csv_io import FIELD_LABELS, FIELDS
 from crm.customers.models import Customer
@@ -86,3 +87,23 @@ def xlsx_bytes(shop_id: int) -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def skipped_csv_header() -> list[str]:
+    """The titles of the skipped rows' CSV, in the user's language (taken before the response streams)."""
+    return [str(_l("行")), str(_l("理由"))]
+
+
+def skipped_csv_chunks(header: list[str], pages: Iterable[list[tuple[int, list[str]]]]) -> Iterator[bytes]:
+    """An import's skipped rows as CSV (UTF-8 with BOM): 行, 理由; one chunk per page of rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")
+    writer.writerow(header)
+    for page in pages:
+        for number, reasons in page:
+            writer.writerow([number, _cell(" ".join(reasons))])
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")

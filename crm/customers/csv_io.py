@@ -5,7 +5,6 @@ its row, reported with the row's number (the header is row 1, as in Excel).
 """
 import codecs
 import csv
-import io
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -85,13 +84,53 @@ def detect_encoding(data: bytes) -> str:
     raise ImportFileError(_l("文字コードを判別できません。UTF-8 または Shift_JIS の CSV を選んでください。"))
 
 
-def records(data: bytes, encoding: str) -> Iterator[list[str]]:
-    """The CSV's records, decoded as they are read."""
-    text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+_LINE_END = re.compile(rb"\r\n|\r|\n")  # never inside a character: cp932's and UTF-8's later bytes are not ASCII
+
+
+class _Lines:
+    """Decoded lines of data[start:end], ends kept (as open(newline="") reads them), remembering where the next begins.
+
+    csv.reader asks for a line only when its record needs one, so after each
+    record `position` is the byte offset of the next record: where a later job resumes.
+    """
+
+    def __init__(self, data: bytes, encoding: str, start: int = 0, end: int | None = None):
+        self.data, self.position = data, start
+        self.end = len(data) if end is None else end
+        self.decode = codecs.getincrementaldecoder(encoding)().decode
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        if self.position >= self.end:
+            raise StopIteration
+        found = _LINE_END.search(self.data, self.position, self.end)
+        stop = found.end() if found else self.end
+        line = self.decode(self.data[self.position:stop])
+        self.position = stop
+        return line
+
+
+def _read(lines: _Lines) -> Iterator[list[str]]:
     try:
-        yield from csv.reader(text)
+        yield from csv.reader(lines)
     except csv.Error as exc:
         raise ImportFileError(_l("CSVとして読めません: %(error)s", error=str(exc))) from exc
+
+
+def records(data: bytes, encoding: str) -> Iterator[list[str]]:
+    """The CSV's records, decoded as they are read."""
+    return _read(_Lines(data, encoding))
+
+
+def records_from(data: bytes, encoding: str, number: int, start: int = 0,
+                 end: int | None = None) -> Iterator[tuple[int, list[str], int]]:
+    """(row number, cells, offset of the next record) of each record of data[start:end], the first numbered `number`."""
+    lines = _Lines(data, encoding, start, end)
+    for cells in _read(lines):
+        yield number, cells, lines.position
+        number += 1
 
 
 def inspect(data: bytes, encoding: str, max_rows: int) -> tuple[list[str], int]:
@@ -251,8 +290,6 @@ def parse_row(number: int, cells: list[str], mapping: dict[str, int | None], reg
 
 def data_rows(data: bytes, encoding: str) -> Iterator[tuple[int, list[str]]]:
     """(row number, cells) of every non-blank data row."""
-    rows = records(data, encoding)
-    next(rows, None)
-    for number, cells in enumerate(rows, start=2):
-        if any(cell.strip() for cell in cells):
+    for number, cells, _next in records_from(data, encoding, 1):
+        if number > 1 and any(cell.strip() for cell in cells):
             yield number, cells

@@ -16,15 +16,15 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from crm.customers import blueprint, csv_export, csv_import, csv_io
+from crm.customers import blueprint, csv_export, csv_import, csv_io, import_jobs
 from crm.customers.forms import ImportUploadForm
-from crm.customers.models import CustomerImport
+from crm.customers.models import CustomerImport, ImportStatus
 from crm.database import get_for_shop_or_404, utcnow
 from crm.extensions import db
 from crm.staff.decorators import owner_required
 from crm.staff.forms import ConfirmForm
 
-# An upload left at the mapping step is dropped after this long.
+# An upload left at the mapping step, or an import's report, is dropped after this long.
 IMPORT_KEPT = timedelta(days=1)
 
 
@@ -84,7 +84,8 @@ def import_upload():
             form.file.errors.append(str(exc))
         else:
             db.session.execute(sa.delete(CustomerImport).where(
-                CustomerImport.shop_id == current_user.shop_id, CustomerImport.created_at < utcnow() - IMPORT_KEPT
+                CustomerImport.shop_id == current_user.shop_id, CustomerImport.created_at < utcnow() - IMPORT_KEPT,
+                CustomerImport.status.not_in([ImportStatus.QUEUED, ImportStatus.RUNNING]),
             ))
             kept = CustomerImport(shop_id=current_user.shop_id, staff_id=current_user.id, data=data,
                                   filename=(upload.filename or "customers.csv")[:255], encoding=encoding,
@@ -123,23 +124,55 @@ def _chosen(header, form):
 @blueprint.route("/import/<int:import_id>", methods=["GET", "POST"])
 @owner_required
 def import_mapping(import_id):
-    """Step 2: map the columns, choose the key and mode, preview; then import and show the report."""
+    """Step 2: map the columns, choose the key and mode, preview; then start the import. Later: its progress or report."""
     kept = get_for_shop_or_404(CustomerImport, import_id)
-    data = kept.data
-    header = next(csv_io.records(data, kept.encoding))
+    if kept.status != ImportStatus.UPLOADED:
+        if request.method == "POST":  # started already (a second click): one import per upload
+            return redirect(url_for("customers.import_mapping", import_id=kept.id))
+        return _progress_or_report(kept, fragment=False)
+    header, rows = import_jobs.file_start(kept)
     mapping, key, mode, errors = _chosen(header, request.form if request.method == "POST" else {})
-    region = current_app.config["DEFAULT_PHONE_REGION"]
     if request.method == "POST" and request.form.get("action") == "run" and not errors:
-        report = csv_import.run_import(current_user.shop_id, data, kept.encoding, mapping, key, mode, region, _today())
-        del data
-        filename = kept.filename
-        db.session.delete(kept)
-        return render_template("customers/import_report.html", report=report, filename=filename)
-    rows = [] if errors else csv_import.preview(current_user.shop_id, data, kept.encoding, mapping, key, mode,
-                                                  region, _today())
+        import_jobs.start(kept, mapping, key, mode)
+        return redirect(url_for("customers.import_mapping", import_id=kept.id))
+    preview = [] if errors else csv_import.preview(current_user.shop_id, rows, mapping, key, mode,
+                                                     current_app.config["DEFAULT_PHONE_REGION"], _today())
     return render_template("customers/import_mapping.html", kept=kept, header=header, mapping=mapping, key=key,
-                           mode=mode, errors=errors, rows=rows, fields=csv_io.FIELDS, labels=csv_io.FIELD_LABELS,
+                           mode=mode, errors=errors, rows=preview, fields=csv_io.FIELDS, labels=csv_io.FIELD_LABELS,
                            cancel_form=ConfirmForm()), (422 if errors else 200)
+
+
+def _progress_or_report(kept, fragment):
+    """The import's progress while it runs (polling itself), then its report: a page, or the fragment HTMX swaps in."""
+    prefix = "_" if fragment else ""
+    if kept.in_progress:
+        import_jobs.resume_stalled(kept)
+        return render_template(f"customers/{prefix}import_progress.html", kept=kept)
+    return render_template(f"customers/{prefix}import_report.html", kept=kept,
+                           skipped=import_jobs.skipped_rows(kept, import_jobs.SKIPS_SHOWN))
+
+
+@blueprint.get("/import/<int:import_id>/progress")
+@owner_required
+def import_progress(import_id):
+    """The progress fragment the import page polls (HTMX); once finished, the report in its place."""
+    kept = get_for_shop_or_404(CustomerImport, import_id)
+    if kept.status == ImportStatus.UPLOADED:
+        return redirect(url_for("customers.import_mapping", import_id=kept.id))
+    return _progress_or_report(kept, fragment=True)
+
+
+@blueprint.get("/import/<int:import_id>/skipped.csv")
+@owner_required
+def import_skipped_csv(import_id):
+    """Every skipped row with its reasons (UTF-8 with BOM, as Excel opens it)."""
+    kept = get_for_shop_or_404(CustomerImport, import_id)
+    chunks = csv_export.skipped_csv_chunks(csv_export.skipped_csv_header(), import_jobs.skipped_chunks(kept.id))
+    response = Response(stream_with_context(chunks), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="import-{kept.id}-skipped.csv"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @blueprint.post("/import/<int:import_id>/cancel")
@@ -148,6 +181,8 @@ def import_cancel(import_id):
     """Drop an upload without importing."""
     kept = get_for_shop_or_404(CustomerImport, import_id)
     ConfirmForm().validate_on_submit()
+    if kept.status != ImportStatus.UPLOADED:  # started: it runs to its report
+        return redirect(url_for("customers.import_mapping", import_id=kept.id))
     db.session.delete(kept)
     flash(_("取り込みを中止しました。"), "success")
     return redirect(url_for("customers.index"))

@@ -150,12 +150,20 @@ def apply_form(customer, form):
     customer.refresh_match_keys()
 
 
+def phone_columns(entered, parsed) -> dict:
+    """The phone as entered and its normalized keys, by column."""
+    return {
+        "phone": entered,
+        "phone_e164": parsed.e164 if parsed else None,
+        "phone_national": parsed.national if parsed else None,
+        "phone_national_reversed": parsed.national[::-1] if parsed else None,
+    }
+
+
 def set_phone(customer, entered, parsed):
     """Store the phone as entered and its normalized keys."""
-    customer.phone = entered
-    customer.phone_e164 = parsed.e164 if parsed else None
-    customer.phone_national = parsed.national if parsed else None
-    customer.phone_national_reversed = parsed.national[::-1] if parsed else None
+    for column, value in phone_columns(entered, parsed).items():
+        setattr(customer, column, value)
 
 
 def save_customer(customer):
