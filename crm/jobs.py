@@ -197,6 +197,17 @@ def request_drain(flag, job):
         enqueue(job)
 
 
+def redis_lost():
+    """With rq: True, for one caller, when Redis holds no mark: it lost its keys (FLUSHALL, FLUSHDB, a restart
+    without persistence) and with them every queued job.  The mark is set again by the same SET NX.
+
+    Also True once on a Redis that never had one (the first worker ever): the recovery then finds little to do.
+    """
+    if current_app.config["JOBS_MODE"] != "rq":
+        return False
+    return bool(redis_connection().set(_flag_key("redis-mark"), "1", nx=True))
+
+
 def drain_started(flag):
     """Called by a drain job before it reads: later rows must queue a new drain."""
     if current_app.config["JOBS_MODE"] == "rq":
