@@ -20,7 +20,7 @@ from crm.line_platform.sending import sweep_outgoing
 from crm.line_platform.services import channel_for_shop, save_channel
 from crm.line_platform.watcher import start_watcher
 from crm.line_tab.scheduling import register_cron as register_line_tick
-from crm.line_tab.scheduling import tick, watch_redis
+from crm.line_tab.scheduling import tick, watch_jobs
 from crm.plans.services import PlanError, end_of_day, set_plan
 from crm.shops.models import Plan, Shop
 from crm.shops.plans import line_tab_available
@@ -141,14 +141,14 @@ def worker_command(queues):
     worker = SimpleWorker(list(queues) or [current_app.config["RQ_QUEUE"]], connection=redis_connection())
     app = current_app._get_current_object()
     watcher = start_watcher(app)  # queues drains for webhook deliveries
-    # A Redis that lost its keys (and the jobs): the recovery tick at once, not at the next minute.
-    redis_watch = jobs.Repeating(app, watch_redis, float(app.config["REDIS_WATCH_SECONDS"]),
-                                 name="crm-redis-watch").start()
+    # Jobs lost (Redis emptied, another worker killed): the recovery at once, not at the next minute.
+    losses = jobs.Repeating(app, watch_jobs, float(app.config["REDIS_WATCH_SECONDS"]), name="crm-job-watch").start()
     try:
         worker.work(with_scheduler=True)
     finally:
-        redis_watch.stop()
+        losses.stop()
         watcher.stop()
+        jobs.worker_leaving()
 
 
 @crm_cli.command("set-plan")

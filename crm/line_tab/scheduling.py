@@ -14,8 +14,9 @@ key is set once, when it is written.  PostgreSQL is the source of truth:
   the in-process ticker in development) releases what is due and re-enqueues
   queued or stale sending messages, so a Redis flush or a killed worker loses
   nothing; the retry key makes a resend after a crash harmless at LINE.  Each
-  worker notices a Redis that lost its keys within a second (``watch_redis``)
-  and runs ``recover`` at once instead of waiting for the minute.
+  worker notices within a second that jobs were lost (Redis emptied, a worker
+  killed: ``watch_jobs``) and runs ``recover`` at once instead of waiting for
+  the minute.
 * HELD rows (a shop that is no longer premium) are never released.
 """
 import logging
@@ -217,28 +218,29 @@ def rearm(now=None):
 
 
 def recover():
-    """Job: Redis lost its keys (FLUSHALL, a restart without persistence), and with them every queued job.
+    """Job: queued jobs were lost (Redis lost its keys, or a worker was killed with the job it had taken).
 
     PostgreSQL knows what they were for: the tick runs at once, taking every
     QUEUED message whatever its age (deliver_many claims only what is still to
-    send, so a job that survived costs nothing twice), the timed releases of
-    送信予約 are queued again, and one more tick runs once a claim's lease has
-    passed, for the messages a worker lost at the same moment was sending.
+    send, so a job that was not lost costs nothing twice), and the timed
+    releases of 送信予約 are queued again.  What a lost worker had claimed
+    (送信中) is taken by the tick that ``watch_jobs`` queues once a lease has passed.
     """
     result = tick(queued_after=timedelta(0))
     result["armed"] = rearm()
-    after = utcnow() + timedelta(seconds=lease_seconds() + 1)
-    jobs.enqueue_at_after_commit(after, tick, job_id=f"crm-line-recover-{int(after.timestamp())}")
     return result
 
 
-def watch_redis():
-    """Each worker, every second: when Redis has lost its keys, queue `recover` (one worker does)."""
-    if jobs.redis_lost():
-        log.warning("Redis lost its keys (flushed or restarted empty): queueing the recovery tick")
+def watch_jobs():
+    """Each worker, every second (``crm worker``): queue `recover` when jobs were lost, a tick a lease later."""
+    lost = jobs.watch_losses(recheck_after=lease_seconds() + 1)
+    if lost in ("redis", "worker"):
+        log.warning("queued jobs lost (%s): queueing the recovery", "Redis lost its keys" if lost == "redis"
+                    else "a worker stopped without leaving")
         jobs.enqueue(recover)
-        return True
-    return False
+    elif lost == "recheck":
+        jobs.enqueue(tick)  # the lost worker's claims have run out by now
+    return lost
 
 
 def register_cron(scheduler, queue_name=None):

@@ -5,7 +5,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from rq import Queue
-from rq.registry import ScheduledJobRegistry
 
 from crm import jobs
 from crm.autoreply import services
@@ -14,7 +13,7 @@ from crm.autoreply.reminders import send_due_reminders
 from crm.bookings import services as booking_services
 from crm.extensions import db as _db
 from crm.jobs import run_job
-from crm.line_tab.scheduling import tick, watch_redis
+from crm.line_tab.scheduling import tick, watch_jobs
 from tests.autoreply.helpers import auto_messages, delivered
 from tests.bookings.helpers import book, bookable_shop
 from tests.line_tab.helpers import linked
@@ -188,30 +187,57 @@ def _run_queued(app, redis):
     return ran
 
 
+def _lose_every_key(app, redis):
+    """FLUSHALL, as far as this test's queue goes: its jobs, the mark, the workers' beats."""
+    for key in redis.scan_iter(f"*{app.config['RQ_QUEUE']}*"):
+        redis.delete(key)
+
+
 def test_when_redis_loses_the_queued_reminders_a_worker_sends_them_at_once(client, line_shop, time_machine, app, rq_mode):
     booking, _friend = _booking(line_shop, time_machine)
-    assert watch_redis() is True  # the first worker ever: Redis had no mark, the recovery finds nothing to do
+    assert watch_jobs() == "redis"  # the first worker ever: Redis had no mark, the recovery finds nothing to do
     _run_queued(app, rq_mode)
-    assert watch_redis() is False
+    assert watch_jobs() is None
     _at(time_machine, 24, 18, 0)
     assert _run_tick()["reminders"] == 1
     [row] = auto_messages()
     assert row.status.value == "queued" and delivered(line_shop) == []
-    for key in rq_mode.scan_iter(f"*{app.config['RQ_QUEUE']}*"):  # FLUSHALL: the job, the mark, everything
-        rq_mode.delete(key)
+    _lose_every_key(app, rq_mode)
     time_machine.shift(2)
     assert _run_tick()["resent"] == 0  # the minute's tick alone: its job might still be waiting in the queue
-    assert watch_redis() is True  # a worker notices within a second
-    assert "crm.line_tab.scheduling.recover" in _run_queued(app, rq_mode)
+    assert watch_jobs() == "redis"  # a worker notices within a second
+    assert _run_queued(app, rq_mode) == ["crm.line_tab.scheduling.recover", "crm.line_platform.sending.deliver_many"]
     [(via, [message])] = delivered(line_shop)
     assert via == "push" and "伊藤" in message["text"]
     assert [m.status.value for m in auto_messages()] == ["sent"]
-    # The recovery also asked for one more tick once a lost worker's claims have run out.
-    registry = ScheduledJobRegistry(app.config["RQ_QUEUE"], connection=rq_mode)
-    [follow_up] = registry.get_job_ids()
-    assert follow_up.startswith("crm-line-recover-")
-    assert watch_redis() is False
-    _at(time_machine, 24, 18, 5)
-    _run_tick()
-    _run_queued(app, rq_mode)
+    assert watch_jobs() is None
+    time_machine.shift(app.config["LINE_CLAIM_LEASE_SECONDS"] + 1)  # once a lost worker's claims have run out
+    assert watch_jobs() == "recheck"
+    assert _run_queued(app, rq_mode) == ["crm.line_tab.scheduling.tick"]
+    assert watch_jobs() is None
     assert len(delivered(line_shop)) == 1 and run_job(send_due_reminders) == 0
+
+
+def test_a_killed_workers_reminders_are_sent_by_another_worker_within_seconds(client, line_shop, time_machine, app,
+                                                                             rq_mode):
+    booking, _friend = _booking(line_shop, time_machine)
+    assert watch_jobs() == "redis" and _run_queued(app, rq_mode)  # this worker, the first
+    assert jobs.watch_losses(recheck_after=31, worker="other-worker") is None  # a second worker beats
+    _at(time_machine, 24, 18, 0)
+    assert _run_tick()["reminders"] == 1
+    # The other worker takes the delivery job and is SIGKILLed: the job is gone, the row still QUEUED.
+    Queue(app.config["RQ_QUEUE"], connection=rq_mode).empty()
+    rq_mode.delete(f"{app.config['RQ_QUEUE']}:beat:other-worker")  # its beat runs out (5 s)
+    time_machine.shift(5)
+    assert watch_jobs() == "worker"
+    assert watch_jobs() is None  # one worker hears of it
+    assert _run_queued(app, rq_mode) == ["crm.line_tab.scheduling.recover", "crm.line_platform.sending.deliver_many"]
+    assert len(delivered(line_shop)) == 1 and [m.status.value for m in auto_messages()] == ["sent"]
+
+
+def test_a_worker_that_stops_normally_is_not_taken_for_a_lost_one(app, db, rq_mode):
+    assert watch_jobs() == "redis"
+    _run_queued(app, rq_mode)
+    assert jobs.watch_losses(recheck_after=31, worker="other-worker") is None
+    jobs.worker_leaving(worker="other-worker")
+    assert watch_jobs() is None

@@ -489,7 +489,7 @@ def test_after_redis_lost_its_keys_the_recovery_arms_the_timed_releases_again(ap
     for key in rq_queue.scan_iter(f"*{app.config['RQ_QUEUE']}*"):  # Redis flushed: the timed job is gone
         rq_queue.delete(key)
     assert registry.get_job_ids() == []
-    assert scheduling.watch_redis() is True
+    assert scheduling.watch_jobs() == "redis"
     jobs.commit()
     [job] = Queue(app.config["RQ_QUEUE"], connection=rq_queue).jobs
     assert job.args == (jobs.job_path(scheduling.recover),)
@@ -497,4 +497,4 @@ def test_after_redis_lost_its_keys_the_recovery_arms_the_timed_releases_again(ap
     assert jobs.run_job(*job.args)["armed"] == 1
     assert release in registry.get_job_ids() and registry.get_scheduled_time(release) == due
     assert sent_texts(line_shop) == []  # not before its time
-    assert scheduling.watch_redis() is False
+    assert scheduling.watch_jobs() is None
