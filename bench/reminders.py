@@ -331,7 +331,7 @@ def report(args, command, result):
             "kill": "SIGKILL of one worker, a new worker started", "flush": f"FLUSHDB of Redis db {args.redis_db}",
             "none": "none"}[args.chaos]
     if chaos:
-        chaos_text = f"{what} at T+{chaos['at_s']:.1f} s ({chaos['sent_before']} of {result['reminders']} sent)"
+        chaos_text = f"{what} at T+{chaos['at_s']:.1f} s ({chaos['sent_before']:,} of {result['reminders']:,} sent)"
     else:
         chaos_text = what if args.chaos == "none" else f"{what}: not reached"
     yes_no = "yes" if met(result) else "no"
@@ -386,7 +386,7 @@ def report(args, command, result):
         "",
         "Before the fix (commit `20c1a2e`, the same command): first delivery at 42.6 s, last at 171.8 s (p50"
         " 159 s): the tick ran every 60 s from the scheduler's start, not at the minute (it came at T+33 s); it"
-        " wrote the reminders one by one (five statements each, 10.6 s for 1,000) and queued one `deliver` job"
+        " wrote the reminders one by one (about eight statements each, 10.6 s for 1,000) and queued one `deliver` job"
         " per message; after the flush the lost jobs' rows waited for a tick that found them QUEUED for more"
         " than a minute (T+153 s).",
     ]
