@@ -5,7 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from crm import jobs
+from crm import job_watch, jobs
 from crm.bookings.demo import seed_booking_demo
 from crm.broadcasts import services as broadcasts
 from crm.broadcasts.ticker import register_cron as register_broadcast_tick
@@ -148,7 +148,7 @@ def worker_command(queues):
     finally:
         losses.stop()
         watcher.stop()
-        jobs.worker_leaving()
+        job_watch.worker_leaving()
 
 
 @crm_cli.command("set-plan")

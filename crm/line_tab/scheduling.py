@@ -28,7 +28,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from crm import jobs
+from crm import job_watch, jobs
 from crm.autoreply.reminders import send_due_reminders
 from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.conversations.read_state import fire_reminders
@@ -233,7 +233,7 @@ def recover():
 
 def watch_jobs():
     """Each worker, every second (``crm worker``): queue `recover` when jobs were lost, a tick a lease later."""
-    lost = jobs.watch_losses(recheck_after=lease_seconds() + 1)
+    lost = job_watch.watch_losses(recheck_after=lease_seconds() + 1)
     if lost in ("redis", "worker"):
         log.warning("queued jobs lost (%s): queueing the recovery", "Redis lost its keys" if lost == "redis"
                     else "a worker stopped without leaving")

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from rq import Queue
 
-from crm import jobs
+from crm import job_watch, jobs
 from crm.autoreply import services
 from crm.autoreply.models import BookingReminder
 from crm.autoreply.reminders import send_due_reminders
@@ -222,7 +222,7 @@ def test_a_killed_workers_reminders_are_sent_by_another_worker_within_seconds(cl
                                                                              rq_mode):
     booking, _friend = _booking(line_shop, time_machine)
     assert watch_jobs() == "redis" and _run_queued(app, rq_mode)  # this worker, the first
-    assert jobs.watch_losses(recheck_after=31, worker="other-worker") is None  # a second worker beats
+    assert job_watch.watch_losses(recheck_after=31, worker="other-worker") is None  # a second worker beats
     _at(time_machine, 24, 18, 0)
     assert _run_tick()["reminders"] == 1
     # The other worker takes the delivery job and is SIGKILLed: the job is gone, the row still QUEUED.
@@ -238,6 +238,6 @@ def test_a_killed_workers_reminders_are_sent_by_another_worker_within_seconds(cl
 def test_a_worker_that_stops_normally_is_not_taken_for_a_lost_one(app, db, rq_mode):
     assert watch_jobs() == "redis"
     _run_queued(app, rq_mode)
-    assert jobs.watch_losses(recheck_after=31, worker="other-worker") is None
-    jobs.worker_leaving(worker="other-worker")
+    assert job_watch.watch_losses(recheck_after=31, worker="other-worker") is None
+    job_watch.worker_leaving(worker="other-worker")
     assert watch_jobs() is None
