@@ -5,7 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from crm import jobs
+from crm import job_watch, jobs
 from crm.bookings.demo import seed_booking_demo
 from crm.broadcasts import services as broadcasts
 from crm.broadcasts.ticker import register_cron as register_broadcast_tick
@@ -21,7 +21,7 @@ from crm.line_platform.sending import sweep_outgoing
 from crm.line_platform.services import channel_for_shop, save_channel
 from crm.line_platform.watcher import start_watcher
 from crm.line_tab.scheduling import register_cron as register_line_tick
-from crm.line_tab.scheduling import tick
+from crm.line_tab.scheduling import tick, watch_jobs
 from crm.plans.services import PlanError, end_of_day, set_plan
 from crm.shops.models import Plan, Shop
 from crm.shops.plans import line_tab_available
@@ -141,11 +141,16 @@ def worker_command(queues):
     # SimpleWorker runs jobs in this process, inside the CLI's app context, so
     # no forked child inherits the database pool's connections.
     worker = SimpleWorker(list(queues) or [current_app.config["RQ_QUEUE"]], connection=redis_connection())
-    watcher = start_watcher(current_app._get_current_object())  # queues drains for webhook deliveries
+    app = current_app._get_current_object()
+    watcher = start_watcher(app)  # queues drains for webhook deliveries
+    # Jobs lost (Redis emptied, another worker killed): the recovery at once, not at the next minute.
+    losses = jobs.Repeating(app, watch_jobs, float(app.config["REDIS_WATCH_SECONDS"]), name="crm-job-watch").start()
     try:
         worker.work(with_scheduler=True)
     finally:
+        losses.stop()
         watcher.stop()
+        job_watch.worker_leaving()
 
 
 @crm_cli.command("set-plan")

@@ -126,6 +126,8 @@ class Config:
     WEBHOOK_MAX_BYTES = int(os.environ.get("WEBHOOK_MAX_BYTES", str(1024 * 1024)))
     # With rq, how often each worker looks for webhook deliveries to drain.
     DELIVERY_POLL_SECONDS = float(os.environ.get("DELIVERY_POLL_SECONDS", "0.25"))
+    # With rq, how often each worker beats and checks that no jobs were lost (Redis emptied, a worker killed).
+    REDIS_WATCH_SECONDS = float(os.environ.get("REDIS_WATCH_SECONDS", "1"))
     # The address LINE reaches this app at; the webhook URL is built from it.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
     # Customers' media: "local" (MEDIA_STORAGE_DIR, one machine) or "s3" (any S3-compatible

@@ -178,8 +178,9 @@ def queue(name=None):
     return Queue(name, connection=redis_connection())
 
 
-def _flag_key(flag):
-    # Namespaced by queue, so installations (and test runs) sharing a Redis keep apart.
+def flag_key(flag):
+    """A Redis key of this installation's: namespaced by queue, so installations (and test runs) sharing a Redis
+    keep apart."""
     return f"{current_app.config['RQ_QUEUE']}:{flag}"
 
 
@@ -193,14 +194,14 @@ def request_drain(flag, job):
     """
     if current_app.config["JOBS_MODE"] != "rq":
         return enqueue(job)
-    if redis_connection().set(_flag_key(flag), "1", nx=True, ex=60):
+    if redis_connection().set(flag_key(flag), "1", nx=True, ex=60):
         enqueue(job)
 
 
 def drain_started(flag):
     """Called by a drain job before it reads: later rows must queue a new drain."""
     if current_app.config["JOBS_MODE"] == "rq":
-        redis_connection().delete(_flag_key(flag))
+        redis_connection().delete(flag_key(flag))
 
 
 def enqueue(job, *args, queue_name=None):

@@ -22,12 +22,13 @@ from crm.bookings.texts import booking_page_url, when_label
 from crm.conversations.models import LineFriend, LineMessage, Origin
 from crm.database import insert_ignoring, utcnow
 from crm.extensions import db
-from crm.line_platform.sending import queue_messages
+from crm.line_platform.sending import Outgoing, queue_many
 from crm.shops.models import Shop
 from crm.shops.plans import line_tab_clause
 
 LOOK_AHEAD = timedelta(days=2)  # a reminder is due at most a day and a bit before its booking
-BATCH = 2000
+BATCH = 2000  # candidates read per query
+CHUNK = 500  # reminders written per INSERT (well inside SQLite's and PostgreSQL's parameter limits)
 
 
 def due_at(starts_at: datetime, tz_name: str, at) -> datetime:
@@ -45,10 +46,11 @@ def reminder_text(template: str, booking: Booking, shop: Shop, friend: LineFrien
     })
 
 
-def _candidates(now):
-    return db.session.execute(
-        sa.select(Booking.id, Booking.shop_id, Booking.starts_at, Booking.created_at, Shop.timezone, AutoReplySettings.reminder_time,
-                  LineFriend.id.label("friend_id"))
+def _candidates(now, after=None):
+    """One page (BATCH rows, by start time) of the bookings that may have a reminder to write."""
+    stmt = (
+        sa.select(Booking.id, Booking.shop_id, Booking.starts_at, Booking.created_at, Shop.timezone,
+                  AutoReplySettings.reminder_time, LineFriend.id.label("friend_id"))
         .join(Shop, Shop.id == Booking.shop_id)
         .join(LineFriend, sa.and_(LineFriend.customer_id == Booking.customer_id,
                                   LineFriend.shop_id == Booking.shop_id))
@@ -60,49 +62,79 @@ def _candidates(now):
             sa.or_(AutoReplySettings.id.is_(None), AutoReplySettings.reminder_enabled.is_(True)),
             line_tab_clause(now),
         )
-        .order_by(Booking.starts_at)
+        .order_by(Booking.starts_at, Booking.id, LineFriend.id)
         .limit(BATCH)
-    ).all()
+    )
+    if after is not None:
+        stmt = stmt.where(sa.tuple_(Booking.starts_at, Booking.id) > after)
+    return db.session.execute(stmt).all()
+
+
+def _due(now):
+    """[(candidate, due)] for every booking whose reminder is due now, one per booking, every page read.
+
+    The due time depends on the shop's timezone and reminder time, so it is
+    checked here; the pages go on past bookings whose reminder is not due yet
+    (or never: made after it), so those never hide a due one.
+    """
+    found, after = {}, None
+    while True:
+        page = _candidates(now, after)
+        for row in page:
+            due = due_at(row.starts_at, row.timezone, row.reminder_time or DEFAULT_REMINDER_TIME)
+            if due <= now and row.created_at < due:
+                found.setdefault(row.id, (row, due))  # a customer with two LINE friends: the first
+        if len(page) < BATCH:
+            return list(found.values())
+        after = (page[-1].starts_at, page[-1].id)
+
+
+def _write(now, due):
+    """Write (once) and queue the reminders of one chunk of due bookings; returns how many were queued."""
+    written = dict(db.session.execute(
+        insert_ignoring(BookingReminder.__table__, ["booking_id"]).values([
+            {"booking_id": row.id, "friend_id": row.friend_id, "due_at": at, "created_at": now, "shop_id": row.shop_id}
+            for row, at in due
+        ]).returning(BookingReminder.booking_id, BookingReminder.id)
+    ).all())  # another tick's rows are left out: it sends those
+    if not written:
+        return 0
+    due = [(row, at) for row, at in due if row.id in written]
+    bookings = _by_id(Booking, {row.id for row, _at in due})
+    friends = _by_id(LineFriend, {row.friend_id for row, _at in due})
+    shops = _by_id(Shop, {row.shop_id for row, _at in due})
+    settings = {s.shop_id: s for s in db.session.scalars(
+        sa.select(AutoReplySettings).where(AutoReplySettings.shop_id.in_(shops)))}
+    items = []
+    for row, at in due:
+        booking, shop, friend = bookings.get(row.id), shops.get(row.shop_id), friends.get(row.friend_id)
+        if booking is None or shop is None or friend is None:
+            continue  # deleted since the query above: nothing to remind of
+        template = (settings.get(shop.id) or default_settings(shop.id)).reminder_text
+        # scheduled_at: a scheduled message always pushes, with its retry key
+        items.append(Outgoing(friend, [text_message(reminder_text(template, booking, shop, friend))],
+                              origin_id=written[row.id], scheduled_at=at))
+    messages = queue_many(items, origin=Origin.AUTO.value, origin_label=_("予約リマインダー"))
+    if messages:
+        db.session.execute(sa.update(BookingReminder), [{"id": m.origin_id, "message_id": m.id} for m in messages])
+    return len(messages)
+
+
+def _by_id(model, ids):
+    return {row.id: row for row in db.session.scalars(sa.select(model).where(model.id.in_(ids)))}
 
 
 def send_due_reminders(now: datetime | None = None) -> int:
     """Write (once) and queue every reminder that is due; returns how many were queued.
 
     A booking made after its reminder time (the day before) gets none: its
-    confirmation has just been sent.
+    confirmation has just been sent.  Set-wise: a few statements per CHUNK
+    reminders, and their pushes go out LINE_DELIVER_BATCH per job, so a
+    thousand reminders falling due at one minute take seconds, not minutes.
     """
     now = now or utcnow()
-    queued = 0
-    settings_cache: dict[int, AutoReplySettings] = {}
-    for row in _candidates(now):
-        due = due_at(row.starts_at, row.timezone, row.reminder_time or DEFAULT_REMINDER_TIME)
-        if now < due or row.created_at >= due:
-            continue
-        reminder_id = db.session.scalar(
-            insert_ignoring(BookingReminder.__table__, ["booking_id"]).values(
-                booking_id=row.id, friend_id=row.friend_id, due_at=due, created_at=now,
-                shop_id=row.shop_id,
-            ).returning(BookingReminder.id)
-        )
-        if reminder_id is None:
-            continue  # another tick wrote it
-        booking = db.session.get(Booking, row.id)
-        shop = db.session.get(Shop, row.shop_id)
-        friend = db.session.get(LineFriend, row.friend_id)
-        if booking is None or shop is None or friend is None:
-            continue  # deleted since the query above: nothing to remind of
-        settings = settings_cache.get(shop.id)
-        if settings is None:
-            settings = settings_cache[shop.id] = (
-                db.session.scalars(sa.select(AutoReplySettings).where(AutoReplySettings.shop_id == shop.id)).first()
-                or default_settings(shop.id))
-        message = queue_messages(friend, [text_message(reminder_text(settings.reminder_text, booking, shop, friend))],
-                                 origin=Origin.AUTO.value, origin_id=reminder_id, origin_label=_("予約リマインダー"))
-        message.scheduled_at = due  # a scheduled message always pushes, with its retry key
-        db.session.execute(sa.update(BookingReminder).where(BookingReminder.id == reminder_id)
-                           .values(message_id=message.id).execution_options(synchronize_session=False))
-        queued += 1
-    return queued
+    due = sorted(_due(now), key=lambda d: d[0].id)  # the same order in every tick: concurrent ones never deadlock
+    return sum(_write(now, due[start:start + CHUNK]) for start in range(0, len(due), CHUNK))
 
 
 def reminder_of(booking_id: int) -> BookingReminder | None:

@@ -14,13 +14,14 @@ Claims and their leases: claims.py; the calls to LINE: calls.py.
 """
 import logging
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
-from crm.conversations.models import Direction, LineMessage, SendStatus
+from crm.conversations.models import Direction, LineFriend, LineMessage, SendStatus
 from crm.database import utcnow
 from crm.errors import UserError
 from crm.extensions import db
@@ -59,13 +60,9 @@ def validate_text(text):
         )
 
 
-def queue_messages(friend, messages, sender=None, origin=None, origin_id=None, origin_label=None, reply=None):
-    """Write an outgoing message row (up to 5 LINE message objects) and enqueue its delivery.
-
-    ``origin``/``origin_id``/``origin_label``: what wrote it when no staff did (自動応答 and its rule).
-    ``reply``: an automatic answer's own event (``EventReply``): it replies with that
-    event's token, never another one, and is pushed only if ``reply.push_when_late``.
-    """
+def _outgoing_row(friend, messages, sender=None, origin=None, origin_id=None, origin_label=None, reply=None,
+                  scheduled_at=None):
+    """A QUEUED outgoing row (not yet added): validated, with its retry key."""
     if not 1 <= len(messages) <= MAX_MESSAGES_PER_REQUEST:
         raise SendRefused(_("一度に送れるメッセージは%(n)d件までです。", n=MAX_MESSAGES_PER_REQUEST))
     for message in messages:
@@ -85,18 +82,65 @@ def queue_messages(friend, messages, sender=None, origin=None, origin_id=None, o
         sent_at=utcnow(),
         origin=origin,
         origin_id=origin_id,
+        scheduled_at=scheduled_at,
     )
     if origin_label:
         row.payload["origin_label"] = origin_label
     if reply is not None:
         row.payload["reply"] = reply.as_payload()
-    db.session.add(row)
     # The inbox sorts by the last message either way, and its live check reads this column.
     if friend.last_message_at is None or row.sent_at > friend.last_message_at:
         friend.last_message_at = row.sent_at
+    return row
+
+
+def queue_messages(friend, messages, sender=None, origin=None, origin_id=None, origin_label=None, reply=None):
+    """Write an outgoing message row (up to 5 LINE message objects) and enqueue its delivery.
+
+    ``origin``/``origin_id``/``origin_label``: what wrote it when no staff did (自動応答 and its rule).
+    ``reply``: an automatic answer's own event (``EventReply``): it replies with that
+    event's token, never another one, and is pushed only if ``reply.push_when_late``.
+    """
+    row = _outgoing_row(friend, messages, sender=sender, origin=origin, origin_id=origin_id,
+                        origin_label=origin_label, reply=reply)
+    db.session.add(row)
     db.session.flush()
     enqueue_after_commit(deliver, row.id)
     return row
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message of queue_many: to whom, what, and what wrote it."""
+
+    friend: LineFriend
+    messages: list
+    origin_id: int | None = None
+    scheduled_at: datetime | None = None  # set: always pushed, with its retry key (as a 送信予約)
+
+
+def queue_many(items: list[Outgoing], origin=None, origin_label=None) -> list[LineMessage]:
+    """Write many automatic messages in one flush; deliver them after the commit in batches (deliver_many).
+
+    For work that writes many messages at once (the reminders falling due at one
+    minute): one INSERT round trip instead of one per row, and LINE_DELIVER_BATCH
+    messages per job, pushed concurrently, instead of one job each.
+    """
+    rows = [_outgoing_row(item.friend, item.messages, origin=origin, origin_id=item.origin_id,
+                          origin_label=origin_label, scheduled_at=item.scheduled_at) for item in items]
+    if not rows:
+        return rows
+    db.session.add_all(rows)
+    db.session.flush()
+    for batch in batches(sorted(row.id for row in rows)):
+        enqueue_after_commit(deliver_many, batch)
+    return rows
+
+
+def batches(message_ids: list[int]) -> list[list[int]]:
+    """The ids in chunks of LINE_DELIVER_BATCH, one deliver_many job each."""
+    size = max(1, int(current_app.config["LINE_DELIVER_BATCH"]))
+    return [message_ids[start:start + size] for start in range(0, len(message_ids), size)]
 
 
 def take_queued() -> list[int]:
@@ -197,21 +241,27 @@ def deliver_many(message_ids, stale_after=claims.LEGACY_STALE_AFTER):
     return [claims.record(plan, outcome, rows[plan.message_id]) for plan, outcome in zip(plans, outcomes, strict=False)]
 
 
-def sweep_outgoing(stale_after=claims.LEGACY_STALE_AFTER):
-    """Re-enqueue messages whose job was lost (Redis flushed, worker killed: its claim's lease ran out)."""
+def sweep_outgoing(stale_after=claims.LEGACY_STALE_AFTER, queued_after=timedelta(minutes=1)):
+    """Re-enqueue messages whose job was lost (Redis flushed, worker killed: its claim's lease ran out).
+
+    A QUEUED row is taken once it has waited ``queued_after`` (its job may simply be
+    waiting in the queue); when Redis is known to have lost its jobs, 0.  The
+    rows go out in batches (deliver_many), which claim only what is still to send,
+    so a job that was not lost after all costs nothing twice.
+    """
     now = utcnow()
     ids = db.session.scalars(
         sa.select(LineMessage.id).where(
             LineMessage.direction == Direction.OUTGOING,
             sa.or_(
                 # updated_at: when it was queued (written, or released by 送信予約)
-                sa.and_(LineMessage.status == SendStatus.QUEUED, LineMessage.updated_at < now - timedelta(minutes=1)),
+                sa.and_(LineMessage.status == SendStatus.QUEUED, LineMessage.updated_at < now - queued_after),
                 sa.and_(LineMessage.status == SendStatus.SENDING, sa.or_(
                     LineMessage.claimed_until < now,
                     sa.and_(LineMessage.claimed_until.is_(None), LineMessage.updated_at < now - stale_after))),
             ),
         )
     ).all()
-    for message_id in ids:
-        enqueue(deliver, message_id)
+    for batch in batches(sorted(ids)):
+        enqueue(deliver_many, batch)
     return len(ids)

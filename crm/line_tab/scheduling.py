@@ -10,10 +10,13 @@ key is set once, when it is written.  PostgreSQL is the source of truth:
   early and a cancelled or edited-later row is never sent.
 * On time: with rq, each due second gets one timed job (``Queue.enqueue_at``,
   run by a worker started with the scheduler) that calls ``release_due``.
-* Safety net: ``tick()`` (``flask crm tick``, rq cron every minute, or the
-  in-process ticker in development) releases what is due and re-enqueues
+* Safety net: ``tick()`` (``flask crm tick``, rq cron at every whole minute, or
+  the in-process ticker in development) releases what is due and re-enqueues
   queued or stale sending messages, so a Redis flush or a killed worker loses
-  nothing; the retry key makes a resend after a crash harmless at LINE.
+  nothing; the retry key makes a resend after a crash harmless at LINE.  Each
+  worker notices within a second that jobs were lost (Redis emptied, a worker
+  killed: ``watch_jobs``) and runs ``recover`` at once instead of waiting for
+  the minute.
 * HELD rows (a shop that is no longer premium) are never released.
 """
 import logging
@@ -25,13 +28,14 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from crm import jobs
+from crm import job_watch, jobs
 from crm.autoreply.reminders import send_due_reminders
 from crm.conversations.models import Direction, LineMessage, SendStatus
 from crm.conversations.read_state import fire_reminders
 from crm.database import skip_locked, utcnow
 from crm.extensions import db
 from crm.jobs import run_worker_job
+from crm.line_platform.claims import lease_seconds
 from crm.line_platform.drain import sweep_unprocessed
 from crm.line_platform.media import sweep_pending_media
 from crm.line_platform.outgoing import StoredImage, image_message, stored_image_of
@@ -184,14 +188,15 @@ def release_due(now=None):
     return len(ids)
 
 
-def tick(now=None, stale_after=timedelta(minutes=5)):
+def tick(now=None, stale_after=timedelta(minutes=5), queued_after=timedelta(minutes=1)):
     """The periodic safety net: release what is due, re-enqueue lost deliveries and events.
 
     Idempotent and safe to run from several schedulers at once.  The sweep
     runs first, so the messages released by this tick are enqueued once.
+    ``queued_after``: how long a QUEUED message waits before its job counts as lost.
     """
     events = sweep_unprocessed()
-    resent = sweep_outgoing(stale_after=stale_after)
+    resent = sweep_outgoing(stale_after=stale_after, queued_after=queued_after)
     media = sweep_pending_media()
     released = release_due(now)
     reminders = send_due_reminders(now)  # 予約リマインダー: written once per booking, pushed like 送信予約
@@ -200,8 +205,50 @@ def tick(now=None, stale_after=timedelta(minutes=5)):
             "reminded": reminded}
 
 
-def register_cron(scheduler, queue_name=None, interval=60):
-    """Register `tick` on an rq CronScheduler (``flask crm cron``): every minute, through run_worker_job."""
+def rearm(now=None):
+    """Queue again the timed release job of every second a SCHEDULED message waits for; returns how many."""
+    now = now or utcnow()
+    seconds = set()
+    for at in db.session.scalars(sa.select(LineMessage.scheduled_at).where(
+            LineMessage.status == SendStatus.SCHEDULED, LineMessage.scheduled_at > now).distinct()):
+        seconds.add(at.replace(microsecond=0) + timedelta(seconds=1) if at.microsecond else at)
+    for when in seconds:
+        jobs.enqueue_at_after_commit(when, release_due, job_id=_release_job_id(when))
+    return len(seconds)
+
+
+def recover():
+    """Job: queued jobs were lost (Redis lost its keys, or a worker was killed with the job it had taken).
+
+    PostgreSQL knows what they were for: the tick runs at once, taking every
+    QUEUED message whatever its age (deliver_many claims only what is still to
+    send, so a job that was not lost costs nothing twice), and the timed
+    releases of 送信予約 are queued again.  What a lost worker had claimed
+    (送信中) is taken by the tick that ``watch_jobs`` queues once a lease has passed.
+    """
+    result = tick(queued_after=timedelta(0))
+    result["armed"] = rearm()
+    return result
+
+
+def watch_jobs():
+    """Each worker, every second (``crm worker``): queue `recover` when jobs were lost, a tick a lease later."""
+    lost = job_watch.watch_losses(recheck_after=lease_seconds() + 1)
+    if lost in ("redis", "worker"):
+        log.warning("queued jobs lost (%s): queueing the recovery", "Redis lost its keys" if lost == "redis"
+                    else "a worker stopped without leaving")
+        jobs.enqueue(recover)
+    elif lost == "recheck":
+        jobs.enqueue(tick)  # the lost worker's claims have run out by now
+    return lost
+
+
+def register_cron(scheduler, queue_name=None):
+    """Register `tick` on an rq CronScheduler (``flask crm cron``): at every whole minute, through run_worker_job.
+
+    At the minute, not every 60 s from the scheduler's start: reminders fall due at a
+    whole minute (the shop's 前日 HH:MM) and are written by the tick.
+    """
     queue_name = queue_name or current_app.config.get("RQ_QUEUE") or "default"
-    return scheduler.register(run_worker_job, queue_name, args=(jobs.job_path(tick),), interval=interval,
+    return scheduler.register(run_worker_job, queue_name, args=(jobs.job_path(tick),), cron="* * * * *",
                               job_timeout=600, name="line-tick")

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from rq import Queue
 
 from crm import jobs
 from crm import ticker as in_process
@@ -458,3 +459,42 @@ def test_a_live_claim_is_renewed_while_its_push_retries(chat, line_shop, app, ti
     assert outcome.status == SendStatus.SENT and outcome.attempts == 3
     _db.session.expire_all()
     assert _db.session.get(type(message), message.id).claimed_until > first_lease + timedelta(seconds=40)
+
+
+def test_the_tick_is_on_rqs_cron_at_every_whole_minute(app, redis_client):
+    """Reminders fall due at a whole minute (the shop's 前日 HH:MM): the tick runs then, not 60 s after a start."""
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=redis_client, name="test-line-cron")
+    with app.app_context():
+        cron_job = scheduling.register_cron(scheduler)
+    assert cron_job.cron == "* * * * *"
+    nxt = cron_job.get_next_enqueue_time()
+    assert nxt == nxt.replace(second=0, microsecond=0)
+    assert cron_job.args == (jobs.job_path(scheduling.tick),)
+
+
+def test_after_redis_lost_its_keys_the_recovery_arms_the_timed_releases_again(app, chat, line_shop, rq_queue,
+                                                                             monkeypatch):
+    from rq.registry import ScheduledJobRegistry
+
+    monkeypatch.setitem(app.config, "JOBS_MODE", "rq")
+    customer, friend, user = chat
+    due = (utcnow() + timedelta(hours=1)).replace(microsecond=0)
+    scheduling.schedule_text(friend, "一時間後", sender_id=None, scheduled_at=due)
+    jobs.commit()
+    registry = ScheduledJobRegistry(app.config["RQ_QUEUE"], connection=rq_queue)
+    release = f"crm-line-release-{int(due.timestamp())}"
+    assert release in registry.get_job_ids()
+    for key in rq_queue.scan_iter(f"*{app.config['RQ_QUEUE']}*"):  # Redis flushed: the timed job is gone
+        rq_queue.delete(key)
+    assert registry.get_job_ids() == []
+    assert scheduling.watch_jobs() == "redis"
+    jobs.commit()
+    [job] = Queue(app.config["RQ_QUEUE"], connection=rq_queue).jobs
+    assert job.args == (jobs.job_path(scheduling.recover),)
+    job.delete()
+    assert jobs.run_job(*job.args)["armed"] == 1
+    assert release in registry.get_job_ids() and registry.get_scheduled_time(release) == due
+    assert sent_texts(line_shop) == []  # not before its time
+    assert scheduling.watch_jobs() is None
