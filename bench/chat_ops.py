@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import ledger  # noqa: E402  (database, app and docs helpers)
 import sqlalchemy as sa  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
+from line_tab import count_statements, pct, timed  # noqa: E402  (bench/line_tab.py: the same timing)
 from PIL import Image  # noqa: E402
 from scheduled import Process, Sandbox, free_port, wait_http  # noqa: E402
 
@@ -171,39 +172,6 @@ def filled(app):
     return app, shop_id, tag_id, small_tag_id, friend_id
 
 
-def timed(client, url, count, warmup=5, headers=None, expect=200):
-    for _ in range(warmup):
-        client.get(url, headers=headers)
-    samples = []
-    for _ in range(count):
-        started = time.perf_counter()
-        response = client.get(url, headers=headers)
-        samples.append((time.perf_counter() - started) * 1000)
-        if response.status_code != expect:
-            raise SystemExit(f"{url} answered {response.status_code}")
-    return samples
-
-
-def pct(samples, q):
-    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
-
-
-def statements(app, client, url):
-    seen = []
-
-    def listener(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
-        client.get(url)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
-    return len(seen)
-
-
 def photo(rng, size=IMAGE_BYTES):
     """A JPEG of about `size` bytes: noise compresses badly, as a phone photo's detail does."""
     width, height = 2400, 1800
@@ -276,16 +244,16 @@ def main(argv=None):
     filters = {"すべて": "", "未読": "?filter=unread", "要対応": "?filter=open", "対応済み": "?filter=done",
                "自分の担当": "?filter=mine", "tag VIP": f"?tag={tag_id}"}
     for name, query in filters.items():
-        results[("inbox", f"inbox page, {name}")] = timed(client, f"/line/inbox{query}", args.requests)
+        results[("inbox", f"inbox page, {name}")] = timed(client, f"/line/inbox{query}", count=args.requests, warmup=5)
     for name, text in QUERIES.items():
-        results[("search", f"search, {name}")] = timed(client, f"/line/search?q={text}", args.requests)
+        results[("search", f"search, {name}")] = timed(client, f"/line/search?q={text}", count=args.requests, warmup=5)
     picker = f"/line/friends/{friend_id}/saved-replies"
-    results[("picker", "定型文 picker, all")] = timed(client, picker, args.requests, headers={"HX-Request": "true"})
-    results[("picker", "定型文 picker, filtered (予約)")] = timed(client, picker + "?q=予約", args.requests,
-                                                               headers={"HX-Request": "true"})
+    results[("picker", "定型文 picker, all")] = timed(client, picker, headers={"HX-Request": "true"}, count=args.requests, warmup=5)
+    results[("picker", "定型文 picker, filtered (予約)")] = timed(client, picker + "?q=予約", headers={"HX-Request": "true"},
+                                                               count=args.requests, warmup=5)
 
     # The inbox's statements do not grow with the list: the same count for 7 conversations and a full page.
-    counts = {7: statements(app, client, f"/line/inbox?tag={small_tag_id}"), 100: statements(app, client, "/line/inbox")}
+    counts = {7: count_statements(app, client, f"/line/inbox?tag={small_tag_id}"), 100: count_statements(app, client, "/line/inbox")}
     hits = {name: client.get(f"/line/search?q={text}").get_data(as_text=True).count("<mark") for name, text in QUERIES.items()}
 
     logdir = tempfile.mkdtemp(prefix="bench-chat-")
