@@ -94,18 +94,21 @@ def _outgoing_row(friend, messages, sender=None, origin=None, origin_id=None, or
     return row
 
 
-def queue_messages(friend, messages, sender=None, origin=None, origin_id=None, origin_label=None, reply=None):
+def queue_messages(friend, messages, sender=None, origin=None, origin_id=None, origin_label=None, reply=None,
+                   enqueue=True):
     """Write an outgoing message row (up to 5 LINE message objects) and enqueue its delivery.
 
     ``origin``/``origin_id``/``origin_label``: what wrote it when no staff did (自動応答 and its rule).
     ``reply``: an automatic answer's own event (``EventReply``): it replies with that
     event's token, never another one, and is pushed only if ``reply.push_when_late``.
+    ``enqueue=False``: the caller enqueues its delivery (queue_image_with_text: one after the other).
     """
     row = _outgoing_row(friend, messages, sender=sender, origin=origin, origin_id=origin_id,
                         origin_label=origin_label, reply=reply)
     db.session.add(row)
     db.session.flush()
-    enqueue_after_commit(deliver, row.id)
+    if enqueue:
+        enqueue_after_commit(deliver, row.id)
     return row
 
 
@@ -159,11 +162,24 @@ def queue_text(friend, text, sender=None, **origin):
     return queue_messages(friend, [{"type": "text", "text": text}], sender=sender, **origin)
 
 
-def queue_image(friend, image: StoredImage, sender=None) -> LineMessage:
+def queue_image(friend, image: StoredImage, sender=None, enqueue=True) -> LineMessage:
     """Queue one stored image (original and preview); LINE gets signed URLs when it is sent."""
-    row = queue_messages(friend, [image_message(image)], sender=sender)
+    row = queue_messages(friend, [image_message(image)], sender=sender, enqueue=enqueue)
     row.media_path, row.media_content_type, row.media_status = image.key, image.content_type, "stored"
     return row
+
+
+def queue_image_with_text(friend, image: StoredImage, text: str, sender=None) -> tuple[LineMessage, LineMessage]:
+    """The composer's image and its text: two rows, delivered by one job in that order.
+
+    Two jobs would run side by side (threads, or two workers) and the customer could
+    get the text before the photo it is about.
+    """
+    validate_text(text)
+    picture = queue_image(friend, image, sender=sender, enqueue=False)
+    words = queue_messages(friend, [{"type": "text", "text": text}], sender=sender, enqueue=False)
+    enqueue_after_commit(deliver_in_order, [picture.id, words.id])
+    return picture, words
 
 
 def queue_sticker(friend, package_id: str, sticker_id: str, sender=None) -> LineMessage:
@@ -184,6 +200,11 @@ def deliver(message_id, stale_after=claims.LEGACY_STALE_AFTER):
         return db.session.get(LineMessage, message_id)
     outcome = calls.call_line(plan, renew=claims.renewer(plan))
     return claims.record(plan, outcome)
+
+
+def deliver_in_order(message_ids):
+    """Job: deliver the messages one after the other (each with deliver's three steps)."""
+    return [deliver(message_id) for message_id in message_ids]
 
 
 def resend(message: LineMessage) -> LineMessage:

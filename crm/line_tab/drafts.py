@@ -20,7 +20,7 @@ from crm.database import utcnow
 from crm.errors import UserError
 from crm.extensions import db
 from crm.line_platform.outgoing import StoredImage, image_values
-from crm.line_platform.sending import queue_image, queue_text, validate_text
+from crm.line_platform.sending import queue_image, queue_image_with_text, queue_text, validate_text
 from crm.line_platform.uploads import KEEP
 from crm.line_tab.models import OPEN_STATUSES, DraftStatus, LineDraft
 from crm.line_tab.scheduling import cancel_scheduled, image_of, schedule_text
@@ -250,13 +250,14 @@ def approve(draft, reviewer, expected_version, text=None, scheduled_at=None):
         message = schedule_text(friend, text, sender_id=author_id, scheduled_at=scheduled_at,
                                 approved_by_id=approved_by_id, client_key=client_key, image=image)
     else:
-        # As the composer sends them: the image first, then its text (if any) as a second message.
-        message = queue_image(friend, image) if image is not None else queue_text(friend, text)
-        message.sender_id = author_id
-        message.approved_by_id = approved_by_id
-        message.client_key = client_key
+        # As the composer sends them: the image first, then its text (if any), delivered in that order.
+        second = None
         if image is not None and text.strip():
-            second = queue_text(friend, text)
+            message, second = queue_image_with_text(friend, image, text)
+        else:
+            message = queue_image(friend, image) if image is not None else queue_text(friend, text)
+        message.sender_id, message.approved_by_id, message.client_key = author_id, approved_by_id, client_key
+        if second is not None:
             second.sender_id, second.approved_by_id, second.client_key = author_id, approved_by_id, f"{client_key}:text"
         db.session.flush()
     draft.message_id = message.id

@@ -15,7 +15,14 @@ from crm.conversations.models import LineMessage
 from crm.database import get_for_shop_or_404
 from crm.extensions import db, htmx
 from crm.line_platform.outgoing import ImageRefused, store_image
-from crm.line_platform.sending import NotResendable, SendRefused, queue_image, queue_text, resend
+from crm.line_platform.sending import (
+    NotResendable,
+    SendRefused,
+    queue_image,
+    queue_image_with_text,
+    queue_text,
+    resend,
+)
 from crm.line_platform.uploads import uploaded_image
 from crm.line_tab import blueprint, export
 from crm.line_tab.conversation import conversation_of, render_conversation
@@ -87,11 +94,14 @@ def send(customer_id=None, friend_id=None):
         with jobs.savepoint():
             refuse_to_send(friend, text)  # ブロック中, or a 定型文 placeholder with no value
             image = uploaded_image()
-            if image is not None:  # the image first, then its text (if any) as a second message
+            if image is not None and text.strip():  # the image first, then its text, in that order
+                message, words = queue_image_with_text(friend, store_image(friend.shop_id, image), text,
+                                                       sender=current_user)
+                message.client_key = client_key
+                words.client_key = f"{client_key}:text" if client_key else None
+            elif image is not None:
                 message = queue_image(friend, store_image(friend.shop_id, image), sender=current_user)
                 message.client_key = client_key
-                if text.strip():
-                    queue_text(friend, text, sender=current_user).client_key = f"{client_key}:text" if client_key else None
             else:
                 message = queue_text(friend, text, sender=current_user)
                 message.client_key = client_key

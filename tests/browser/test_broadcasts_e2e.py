@@ -189,7 +189,10 @@ def test_a_staff_broadcast_is_approved_by_the_owner_then_delivered(browser, line
 
         owner = owner_context.new_page()
         sign_in(owner, line_app.owner_email)
-        owner.get_by_role("link", name="一斉配信", exact=True).click()
+        # The owner's nav says a staff broadcast waits (its badge is part of the link's name).
+        nav = owner.locator("nav.topnav a", has_text="一斉配信")
+        expect(nav.locator("#nav-badge-broadcasts")).to_contain_text("1")
+        nav.click()
         row = owner.locator(".broadcast-table tr", has_text="VIP様へ6月のご案内")
         expect(row).to_contain_text("承認待ち")
         expect(row).to_contain_text(salon.staff_name)

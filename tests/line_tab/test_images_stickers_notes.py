@@ -10,7 +10,9 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
+from crm import jobs
 from crm.conversations.models import Direction, LineMessage
+from crm.line_platform.sending import deliver_in_order
 from crm.extensions import db as _db
 from crm.line_tab import stickers
 from tests.factories import make_staff
@@ -86,6 +88,20 @@ def test_an_image_is_sent_with_a_pillow_preview_through_signed_urls(app, client,
     assert "mediaKey" in row.payload["messages"][0]  # keys are kept, URLs are signed when sent
     auth.login(line_shop.owner)
     assert f'/line/media/{row.id}' in tab(client, customer)  # shown in the conversation
+
+
+def test_an_image_and_its_text_are_delivered_by_one_job_in_that_order(client, auth, line_shop, monkeypatch):
+    # Two jobs would run side by side (threads, two workers): the text could reach the phone first.
+    customer, *_ = linked(line_shop)
+    waiting = []
+    monkeypatch.setattr(jobs, "enqueue", lambda job, *args, **kwargs: waiting.append((jobs.job_path(job), args)))
+    auth.login(line_shop.owner)
+    assert _send(client, customer, {"text": "仕上がりです"}, _jpeg()).status_code == 200
+    image, words = sorted(outgoing(), key=lambda m: m.id)
+    assert (image.message_type, words.text) == ("image", "仕上がりです")
+    assert waiting == [(jobs.job_path(deliver_in_order), ([image.id, words.id],))]
+    jobs.run_job(*waiting[0][:1], *waiting[0][1])
+    assert [m["type"] for m in _sent(line_shop)] == ["image", "text"]
 
 
 def test_a_png_is_sent_and_its_preview_is_jpeg(client, auth, line_shop):
