@@ -12,8 +12,8 @@ from werkzeug.test import encode_multipart
 
 from crm import jobs
 from crm.conversations.models import Direction, LineMessage
-from crm.line_platform.sending import deliver_in_order
 from crm.extensions import db as _db
+from crm.line_platform.sending import deliver_in_order
 from crm.line_tab import stickers
 from tests.factories import make_staff
 from tests.line_tab.helpers import htmx_post, linked, outgoing, tab
