@@ -32,7 +32,6 @@ import signal
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from datetime import time as dtime
 from pathlib import Path
@@ -41,7 +40,6 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from _docs import write_section  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
@@ -55,6 +53,8 @@ from scheduled import (  # noqa: E402
     machine,
     next_whole_minute,
     pct,
+    recreate_database,
+    sandbox_channels,
     wait_http,
 )
 
@@ -99,25 +99,10 @@ class BenchConfig(ProductionConfig):
 def make_world(args, sandbox, planned_t):
     """Database, shops with sandbox channels, linked customers each with a booking on the day after
     `planned_t` (in the shop's time), reminders off; returns (app, [(shop_id, tz, channel_id, {user: booking_id})])."""
-    admin = sa.create_engine(f"{SERVER_URL}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
-    admin.dispose()
-    channels = [sandbox.call("POST", "/_sandbox/channels", json={
-        "channel_id": str(2300000000 + i), "channel_secret": f"{i + 7:032x}",
-        "channel_access_token": f"bench-reminders-token-{i:06d}", "bot_name": f"リマインドサロン{i}"})
-        for i in range(args.shops)]
-
-    def add_friend(channel_id):
-        local = requests.Session()
-        user = local.post(sandbox.url + "/_sandbox/users", json={"display_name": "お客様"}, timeout=60).json()
-        local.put(f"{sandbox.url}/_sandbox/channels/{channel_id}/users/{user['user_id']}/friendship",
-                  json={"status": "friend"}, timeout=60).raise_for_status()
-        return user["user_id"]
-
-    with ThreadPoolExecutor(8) as pool:
-        users = {c["channel_id"]: list(pool.map(add_friend, [c["channel_id"]] * args.customers)) for c in channels}
+    recreate_database(DB_NAME)
+    channels, users = sandbox_channels(sandbox, args.shops, args.customers, first_id=2300000000,
+                                       token_prefix="bench-reminders-token", bot_prefix="リマインドサロン",
+                                       secret_offset=7)
 
     app = create_app(BenchConfig)
     world = []

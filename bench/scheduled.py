@@ -122,18 +122,21 @@ def wait_http(url, timeout=30):
     raise RuntimeError(f"{url} not answering")
 
 
-def make_world(args, sandbox):
-    """Database, shops with sandbox channels, friends; returns [(shop_id, channel_id, [friend ids])]."""
+def recreate_database(name):
+    """DROP and CREATE the benchmark's database on the local PostgreSQL."""
     admin = sa.create_engine(f"{SERVER_URL}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    per_shop = -(-(args.messages + args.singles) // args.shops)
+
+
+def sandbox_channels(sandbox, shops, per_shop, first_id, token_prefix, bot_prefix, secret_offset=0):
+    """`shops` sandbox channels with `per_shop` friends each: (channels, {channel id: [user ids]})."""
     channels = [sandbox.call("POST", "/_sandbox/channels", json={
-        "channel_id": str(2100000000 + i), "channel_secret": f"{i:032x}",
-        "channel_access_token": f"bench-scheduled-token-{i:06d}", "bot_name": f"ベンチサロン{i}"})
-        for i in range(args.shops)]
+        "channel_id": str(first_id + i), "channel_secret": f"{i + secret_offset:032x}",
+        "channel_access_token": f"{token_prefix}-{i:06d}", "bot_name": f"{bot_prefix}{i}"})
+        for i in range(shops)]
 
     def add_friend(channel_id):
         local = requests.Session()
@@ -144,6 +147,15 @@ def make_world(args, sandbox):
 
     with ThreadPoolExecutor(8) as pool:
         users = {c["channel_id"]: list(pool.map(add_friend, [c["channel_id"]] * per_shop)) for c in channels}
+    return channels, users
+
+
+def make_world(args, sandbox):
+    """Database, shops with sandbox channels, friends; returns [(shop_id, channel_id, [friend ids])]."""
+    recreate_database(DB_NAME)
+    per_shop = -(-(args.messages + args.singles) // args.shops)
+    channels, users = sandbox_channels(sandbox, args.shops, per_shop, first_id=2100000000,
+                                       token_prefix="bench-scheduled-token", bot_prefix="ベンチサロン")
 
     app = create_app(BenchConfig)
     world = []
